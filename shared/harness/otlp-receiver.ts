@@ -1,0 +1,266 @@
+// An OTLP/HTTP receiver for tests: it accepts what a stage exports (protobuf or JSON, gzip or
+// not, traces, metrics and logs) on an ephemeral loopback port and keeps it for assertions.
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gunzipSync } from 'node:zlib';
+import { decodeOtlpProtobuf, type Signal } from './otlp-protobuf.ts';
+
+export type AttributeValue = string | number | boolean | AttributeValue[] | { [key: string]: AttributeValue } | null;
+export type Attributes = Record<string, AttributeValue>;
+
+/** OTLP span kinds, by their wire numbers. */
+export const SpanKind = { UNSPECIFIED: 0, INTERNAL: 1, SERVER: 2, CLIENT: 3, PRODUCER: 4, CONSUMER: 5 } as const;
+/** OTLP status codes, by their wire numbers. */
+export const StatusCode = { UNSET: 0, OK: 1, ERROR: 2 } as const;
+
+export interface ReceivedSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId: string;
+  name: string;
+  kind: number;
+  startTimeUnixNano: bigint;
+  endTimeUnixNano: bigint;
+  attributes: Attributes;
+  events: { name: string; timeUnixNano: bigint; attributes: Attributes }[];
+  status: { code: number; message: string };
+  resource: Attributes;
+  scope: { name: string; version: string };
+}
+
+export interface ReceivedMetric {
+  name: string;
+  unit: string;
+  description: string;
+  type: 'gauge' | 'sum' | 'histogram' | 'exponentialHistogram' | 'summary' | 'unknown';
+  dataPoints: { attributes: Attributes; value?: number; count?: number; sum?: number }[];
+  resource: Attributes;
+  scope: { name: string; version: string };
+}
+
+export interface ReceivedLog {
+  body: AttributeValue;
+  severityText: string;
+  severityNumber: number;
+  eventName: string;
+  traceId: string;
+  spanId: string;
+  attributes: Attributes;
+  resource: Attributes;
+  scope: { name: string; version: string };
+}
+
+export interface ReceivedRequest {
+  signal: Signal;
+  contentType: string;
+  contentEncoding: string;
+  bytes: number;
+}
+
+export interface OtlpReceiver {
+  /** Base URL, suitable for OTEL_EXPORTER_OTLP_ENDPOINT. */
+  readonly url: string;
+  readonly spans: ReceivedSpan[];
+  readonly metrics: ReceivedMetric[];
+  readonly logs: ReceivedLog[];
+  readonly requests: ReceivedRequest[];
+  /** Resolves once `check` returns a truthy value, polling as exports arrive; rejects after `timeoutMs`. */
+  waitFor<T>(check: () => T | undefined | null | false, what: string, timeoutMs?: number): Promise<T>;
+  close(): Promise<void>;
+}
+
+const PATHS: Record<string, Signal> = { '/v1/traces': 'traces', '/v1/metrics': 'metrics', '/v1/logs': 'logs' };
+const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+type Json = Record<string, unknown>;
+const list = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
+const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+const num = (v: unknown): number => (v === undefined || v === null || v === '' ? 0 : Number(v));
+const big = (v: unknown): bigint => (v === undefined || v === null || v === '' ? 0n : BigInt(v as string | number));
+
+// OTLP/JSON may carry ids as hex (the spec) or base64 (protobuf's default JSON mapping).
+function id(v: unknown): string {
+  const s = str(v);
+  if (s === '' || /^[0-9a-f]+$/i.test(s)) return s.toLowerCase();
+  return Buffer.from(s, 'base64').toString('hex');
+}
+
+function anyValue(v: unknown): AttributeValue {
+  const value = (v ?? {}) as Json;
+  if ('stringValue' in value) return str(value.stringValue);
+  if ('boolValue' in value) return Boolean(value.boolValue);
+  if ('intValue' in value) return num(value.intValue);
+  if ('doubleValue' in value) return num(value.doubleValue);
+  if ('arrayValue' in value) return list((value.arrayValue as Json).values).map(anyValue);
+  if ('kvlistValue' in value) return attributes((value.kvlistValue as Json).values);
+  if ('bytesValue' in value) return str(value.bytesValue);
+  return null;
+}
+
+function attributes(v: unknown): Attributes {
+  const out: Attributes = {};
+  for (const kv of list(v)) out[str(kv.key)] = anyValue(kv.value);
+  return out;
+}
+
+function scopeOf(v: unknown): { name: string; version: string } {
+  const s = (v ?? {}) as Json;
+  return { name: str(s.name), version: str(s.version) };
+}
+
+function normalize(signal: Signal, body: Json, receiver: { spans: ReceivedSpan[]; metrics: ReceivedMetric[]; logs: ReceivedLog[] }): void {
+  if (signal === 'traces') {
+    for (const rs of list(body.resourceSpans)) {
+      const resource = attributes((rs.resource as Json | undefined)?.attributes);
+      for (const ss of list(rs.scopeSpans)) {
+        for (const s of list(ss.spans)) {
+          const status = (s.status ?? {}) as Json;
+          receiver.spans.push({
+            traceId: id(s.traceId),
+            spanId: id(s.spanId),
+            parentSpanId: id(s.parentSpanId),
+            name: str(s.name),
+            kind: num(s.kind),
+            startTimeUnixNano: big(s.startTimeUnixNano),
+            endTimeUnixNano: big(s.endTimeUnixNano),
+            attributes: attributes(s.attributes),
+            events: list(s.events).map((e) => ({ name: str(e.name), timeUnixNano: big(e.timeUnixNano), attributes: attributes(e.attributes) })),
+            status: { code: num(status.code), message: str(status.message) },
+            resource,
+            scope: scopeOf(ss.scope),
+          });
+        }
+      }
+    }
+  } else if (signal === 'metrics') {
+    for (const rm of list(body.resourceMetrics)) {
+      const resource = attributes((rm.resource as Json | undefined)?.attributes);
+      for (const sm of list(rm.scopeMetrics)) {
+        for (const m of list(sm.metrics)) {
+          const type = (['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary'] as const).find((t) => t in m) ?? 'unknown';
+          const points = type === 'unknown' ? [] : list((m[type] as Json).dataPoints);
+          receiver.metrics.push({
+            name: str(m.name),
+            unit: str(m.unit),
+            description: str(m.description),
+            type,
+            dataPoints: points.map((p) => ({
+              attributes: attributes(p.attributes),
+              ...('asDouble' in p || 'asInt' in p ? { value: num(p.asDouble ?? p.asInt) } : {}),
+              ...('count' in p ? { count: num(p.count), sum: num(p.sum) } : {}),
+            })),
+            resource,
+            scope: scopeOf(sm.scope),
+          });
+        }
+      }
+    }
+  } else {
+    for (const rl of list(body.resourceLogs)) {
+      const resource = attributes((rl.resource as Json | undefined)?.attributes);
+      for (const sl of list(rl.scopeLogs)) {
+        for (const l of list(sl.logRecords)) {
+          receiver.logs.push({
+            body: anyValue(l.body),
+            severityText: str(l.severityText),
+            severityNumber: num(l.severityNumber),
+            eventName: str(l.eventName),
+            traceId: id(l.traceId),
+            spanId: id(l.spanId),
+            attributes: attributes(l.attributes),
+            resource,
+            scope: scopeOf(sl.scope),
+          });
+        }
+      }
+    }
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error(`body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+  const spans: ReceivedSpan[] = [];
+  const metrics: ReceivedMetric[] = [];
+  const logs: ReceivedLog[] = [];
+  const requests: ReceivedRequest[] = [];
+  const waiters = new Set<() => void>();
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const signal = PATHS[(req.url ?? '').split('?')[0] ?? ''];
+    if (req.method !== 'POST' || !signal) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('OTLP receiver: POST /v1/traces, /v1/metrics or /v1/logs\n');
+      return;
+    }
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
+    const contentEncoding = req.headers['content-encoding'] ?? '';
+    try {
+      let raw = await readBody(req);
+      if (contentEncoding === 'gzip') raw = gunzipSync(raw);
+      else if (contentEncoding !== '' && contentEncoding !== 'identity') throw new Error(`unsupported content-encoding ${contentEncoding}`);
+      let body: Json;
+      if (contentType === 'application/x-protobuf') body = decodeOtlpProtobuf(signal, raw);
+      else if (contentType === 'application/json') body = JSON.parse(raw.toString('utf8')) as Json;
+      else throw new Error(`unsupported content-type "${contentType}"`);
+      normalize(signal, body, { spans, metrics, logs });
+      requests.push({ signal, contentType, contentEncoding, bytes: raw.length });
+      // An empty Export*ServiceResponse means "all accepted" in both encodings.
+      if (contentType === 'application/json') res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      else res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+      for (const wake of waiters) wake();
+    } catch (err) {
+      res.writeHead(400, { 'content-type': 'text/plain' }).end(`OTLP receiver could not read the request: ${(err as Error).message}\n`);
+    }
+  }
+
+  const server = createServer((req, res) => void handle(req, res));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    spans,
+    metrics,
+    logs,
+    requests,
+    waitFor<T>(check: () => T | undefined | null | false, what: string, timeoutMs = 15_000): Promise<T> {
+      return new Promise<T>((resolve, reject) => {
+        const attempt = (): boolean => {
+          const value = check();
+          if (value) {
+            cleanup();
+            resolve(value);
+            return true;
+          }
+          return false;
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (received ${spans.length} spans, ${metrics.length} metrics, ${logs.length} logs)`));
+        }, timeoutMs);
+        const wake = (): void => void attempt();
+        const cleanup = (): void => {
+          clearTimeout(timer);
+          waiters.delete(wake);
+        };
+        if (!attempt()) waiters.add(wake);
+      });
+    },
+    async close(): Promise<void> {
+      server.closeAllConnections();
+      server.close();
+      await once(server, 'close');
+    },
+  };
+}

@@ -1,0 +1,126 @@
+// Starts a stage exactly as a learner does (`pnpm --filter step-NN start`), on an ephemeral
+// port, with its exporter pointed where the test says, and stops it the way Ctrl+C does.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { resolve } from 'node:path';
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+
+export interface StageOptions {
+  /** package.json script to run; `start` unless a chapter shows another one. */
+  script?: string;
+  /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); leave unset to keep the stage's own default. */
+  otlpEndpoint?: string;
+  env?: Record<string, string>;
+  startTimeoutMs?: number;
+}
+
+export interface StageResponse {
+  status: number;
+  body: string;
+  headers: Headers;
+}
+
+export interface StageExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+export interface RunningStage {
+  readonly stage: string;
+  readonly baseUrl: string;
+  /** Everything the stage printed so far (stdout and stderr, interleaved). */
+  output(): string;
+  get(path: string, headers?: Record<string, string>): Promise<StageResponse>;
+  /** Sends `signal` to the whole process group, as a terminal's Ctrl+C does, and waits for the exit. */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<StageExit>;
+}
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  // The developer's own OTEL_* settings must not leak into what a test asserts.
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('OTEL_')) env[key] = value;
+  return { ...env, FORCE_COLOR: '0', NO_COLOR: '1', ...extra };
+}
+
+function groupAlive(pid: number): boolean {
+  try {
+    process.kill(-pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startStage(stage: string, options: StageOptions = {}): Promise<RunningStage> {
+  const { script = 'start', otlpEndpoint, env = {}, startTimeoutMs = 30_000 } = options;
+  const child: ChildProcess = spawn('pnpm', ['--filter', stage, 'run', script], {
+    cwd: REPO_ROOT,
+    env: cleanEnv({ PORT: '0', ...(otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint } : {}), ...env }),
+    // Its own process group, so that stop() can signal pnpm and node together like a terminal does.
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+
+  const baseUrl = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => finish(new Error(`${stage} did not start listening within ${startTimeoutMs} ms:\n${output}`)), startTimeoutMs);
+    const onData = (): void => {
+      const match = /listening on (http:\/\/[^\s]+)/.exec(output);
+      if (match) finish(undefined, match[1]);
+    };
+    const onExit = (code: number | null): void => finish(new Error(`${stage} exited (code ${code}) before listening:\n${output}`));
+    function finish(err?: Error, url?: string): void {
+      clearTimeout(timer);
+      child.stdout!.off('data', onData);
+      child.off('exit', onExit);
+      if (err) {
+        if (child.pid && groupAlive(child.pid)) process.kill(-child.pid, 'SIGKILL');
+        reject(err);
+      } else resolveUrl(url!);
+    }
+    child.stdout!.on('data', onData);
+    child.once('exit', onExit);
+    child.once('error', (err) => finish(new Error(`could not run pnpm (is it on PATH?): ${err.message}`)));
+  });
+
+  return {
+    stage,
+    baseUrl,
+    output: () => output,
+    async get(path: string, headers: Record<string, string> = {}): Promise<StageResponse> {
+      const res = await fetch(new URL(path, baseUrl), { headers });
+      return { status: res.status, body: await res.text(), headers: res.headers };
+    },
+    async stop(signal: NodeJS.Signals = 'SIGINT', timeoutMs = 20_000): Promise<StageExit> {
+      const pid = child.pid!;
+      if (child.exitCode === null && child.signalCode === null) process.kill(-pid, signal);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => {
+          if (groupAlive(pid)) process.kill(-pid, 'SIGKILL');
+          reject(new Error(`${stage} did not exit within ${timeoutMs} ms of ${signal}:\n${output}`));
+        }, timeoutMs);
+      });
+      try {
+        const [code, exitSignal] = await Promise.race([exited, timeout]);
+        // pnpm may exit before the node process it started: wait for the whole group.
+        const deadline = Date.now() + timeoutMs;
+        while (groupAlive(pid)) {
+          if (Date.now() > deadline) {
+            process.kill(-pid, 'SIGKILL');
+            throw new Error(`${stage}: pnpm exited but its processes outlived ${signal}:\n${output}`);
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        return { code, signal: exitSignal, output };
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
+}

@@ -1,0 +1,34 @@
+// Telemetry set-up lives in this file. The start script preloads it (node --import) so that it
+// runs before the app is imported, and every span the app starts has a provider to go to.
+import { context, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+
+const provider = new TracerProvider({
+  resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'step-08-manual' }),
+  spanProcessors: [
+    // To the collector, in batches. The endpoint defaults to http://localhost:4318/v1/traces;
+    // OTEL_EXPORTER_OTLP_ENDPOINT overrides it. With no collector running, exports fail quietly.
+    new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }),
+    // To this terminal, one span at a time, so each request shows up as soon as it ends.
+    new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }),
+  ],
+});
+
+// SDK 3 has no provider.register(): the three globals are set one by one.
+trace.setGlobalTracerProvider(provider);
+// Keeps the active span across awaits, so spans started later find their parent.
+context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+// Reads and writes the W3C traceparent header once something propagates context.
+propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+
+// server.ts closes the app on SIGINT (Ctrl+C) and SIGTERM and then lets the event loop drain.
+// 'beforeExit' fires at that point, after the last request's span has ended: flush the batch
+// that is still waiting, or up to five seconds of spans are lost on every stop.
+process.once('beforeExit', () => {
+  void provider.shutdown();
+});
