@@ -12,8 +12,9 @@ const provider = new TracerProvider({
   resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'step-08-manual' }),
   spanProcessors: [
     // To the collector, in batches. The endpoint defaults to http://localhost:4318/v1/traces;
-    // OTEL_EXPORTER_OTLP_ENDPOINT overrides it. With no collector running, exports fail quietly.
-    new BatchSpanProcessor({ exporter: new OTLPTraceExporter() }),
+    // OTEL_EXPORTER_OTLP_ENDPOINT overrides it. With no collector running, exports fail quietly,
+    // and the short timeout (default 10 s, retries included) keeps Ctrl+C from hanging on them.
+    new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ timeoutMillis: 2_000 }) }),
     // To this terminal, one span at a time, so each request shows up as soon as it ends.
     new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }),
   ],
@@ -30,5 +31,6 @@ propagation.setGlobalPropagator(new W3CTraceContextPropagator());
 // 'beforeExit' fires at that point, after the last request's span has ended: flush the batch
 // that is still waiting, or up to five seconds of spans are lost on every stop.
 process.once('beforeExit', () => {
-  void provider.shutdown();
+  // Telemetry must never turn a clean stop into a crash: report the failure and move on.
+  provider.shutdown().catch((err: Error) => console.warn(`telemetry: spans not flushed on exit (${err.message})`));
 });

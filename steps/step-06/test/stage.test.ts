@@ -1,0 +1,81 @@
+// Boots step-06 with its real start script and checks what the chapter promises:
+// the app serves, survives its own error, and sends no telemetry anywhere.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage, type StageExit } from '@otel-steps/shared/harness';
+
+describe('step-06: the base case', () => {
+  let receiver: OtlpReceiver;
+  let stage: RunningStage;
+  const statuses: number[] = [];
+  let exit: StageExit;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    // Pointed at a live receiver, so that any telemetry the stage sent would be caught.
+    stage = await startStage('step-06', { otlpEndpoint: receiver.url });
+    for (const path of ['/', '/error', '/']) statuses.push((await stage.get(path)).status);
+    exit = await stage.stop('SIGINT');
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+  });
+
+  it('answers 200, then 500 on /error, then 200 again: the server is still up after the error', () => {
+    expect(statuses).toEqual([200, 500, 200]);
+  });
+
+  it('prints the error to its log, as the chapter says', () => {
+    expect(exit.output).toContain('Something went wrong on purpose');
+  });
+
+  it('shuts down cleanly on Ctrl+C (SIGINT)', () => {
+    expect(exit.output).toContain('SIGINT received, closing the server');
+    expect(exit.code).toBe(0);
+  });
+
+  it('exports nothing: no traces, metrics or logs reach the OTLP receiver', () => {
+    expect(receiver.requests).toEqual([]);
+  });
+});
+
+describe('step-06: responses', () => {
+  let stage: RunningStage;
+
+  beforeAll(async () => {
+    stage = await startStage('step-06');
+  });
+
+  afterAll(async () => {
+    await stage?.stop();
+  });
+
+  it('greets on /', async () => {
+    const res = await stage.get('/');
+    expect(res.status).toBe(200);
+    expect(res.body).toBe('Hello from the otel-steps Fastify app!\n');
+  });
+
+  it('returns a clear JSON error on /error', async () => {
+    const res = await stage.get('/error');
+    expect(res.status).toBe(500);
+    expect(JSON.parse(res.body)).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Something went wrong on purpose' });
+  });
+
+  it('reports health on /healthz', async () => {
+    const res = await stage.get('/healthz');
+    expect(res.status).toBe(200);
+    expect(JSON.parse(res.body)).toEqual({ status: 'ok' });
+  });
+
+  it('answers 404 for an unknown path and keeps serving', async () => {
+    expect((await stage.get('/nope')).status).toBe(404);
+    expect((await stage.get('/')).status).toBe(200);
+  });
+});
+
+describe('step-06: bad configuration', () => {
+  it('refuses a PORT that is not a number, with a clear message', async () => {
+    await expect(startStage('step-06', { env: { PORT: 'abc' }, startTimeoutMs: 15_000 })).rejects.toThrow(/PORT must be an integer between 0 and 65535, got "abc"/);
+  });
+});
