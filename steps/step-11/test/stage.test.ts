@@ -1,0 +1,110 @@
+// Boots step-11 with its real start script and checks the spans that arrive over OTLP.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  SpanKind,
+  StatusCode,
+  startOtlpReceiver,
+  startStage,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  type StageExit,
+} from '@otel-steps/shared/harness';
+
+const SERVICE_NAME = 'step-11-contrib';
+const SECRET_TOKEN = 'Bearer s3cret-token-that-must-not-leak';
+const SECRET_COOKIE = 'session=c00kie-that-must-not-leak';
+// A caller's trace context: the server span must join this trace, under this parent.
+const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
+const CALLER_SPAN_ID = '00f067aa0ba902b7';
+
+describe('step-11: library instrumentation', () => {
+  let receiver: OtlpReceiver;
+  let exit: StageExit;
+  const statuses: number[] = [];
+  const server = (route: string): ReceivedSpan[] =>
+    receiver.spans.filter((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === route);
+  const children = (parent: ReceivedSpan): ReceivedSpan[] => receiver.spans.filter((s) => s.parentSpanId === parent.spanId);
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    const stage = await startStage('step-11', { otlpEndpoint: receiver.url });
+    const headers = { 'user-agent': 'otel-steps-test', 'x-request-id': 'req-42', authorization: SECRET_TOKEN, cookie: SECRET_COOKIE };
+    statuses.push((await stage.get('/', headers)).status);
+    statuses.push((await stage.get('/error', headers)).status);
+    statuses.push((await stage.get('/healthz', headers)).status);
+    statuses.push((await stage.get('/', { traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` })).status);
+    exit = await stage.stop('SIGINT');
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+  });
+
+  it('still serves after the error, and loses no span on Ctrl+C', () => {
+    expect(statuses).toEqual([200, 500, 200, 200]);
+    expect(exit.code).toBe(0);
+    // One server span per traced request: /healthz is left out on purpose.
+    expect(receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(3);
+  });
+
+  it('names the service in the resource', () => {
+    for (const span of receiver.spans) expect(span.resource['service.name']).toBe(SERVICE_NAME);
+  });
+
+  it('exports an HTTP server span "GET /" with the stable HTTP attributes', () => {
+    const span = server('/')[0]!;
+    expect(span.name).toBe('GET /');
+    expect(span.parentSpanId).toBe('');
+    expect(span.scope.name).toBe('@opentelemetry/instrumentation-http');
+    expect(span.attributes).toMatchObject({ 'http.request.method': 'GET', 'http.route': '/', 'http.response.status_code': 200 });
+    expect(span.status.code).toBe(StatusCode.UNSET);
+  });
+
+  it('nests the Fastify spans under it, in the same trace: request, then the named handler', () => {
+    const root = server('/')[0]!;
+    const [request] = children(root);
+    expect(request).toMatchObject({ name: 'request', traceId: root.traceId, scope: { name: '@fastify/otel' } });
+    const [handler] = children(request!);
+    expect(handler).toMatchObject({ name: 'handler - hello', traceId: root.traceId, kind: SpanKind.INTERNAL });
+  });
+
+  it('flags /error as an error at every level, with the exception on the handler span', () => {
+    const root = server('/error')[0]!;
+    expect(root.name).toBe('GET /error');
+    expect(root.attributes['http.response.status_code']).toBe(500);
+    expect(root.status.code).toBe(StatusCode.ERROR);
+    const request = children(root)[0]!;
+    expect(request.status.code).toBe(StatusCode.ERROR);
+    const handler = children(request)[0]!;
+    expect(handler.name).toBe('handler - fail');
+    expect(handler.status).toEqual({ code: StatusCode.ERROR, message: 'Something went wrong on purpose' });
+    expect(handler.events.find((e) => e.name === 'exception')?.attributes['exception.message']).toBe('Something went wrong on purpose');
+  });
+
+  it('captures the allowlisted headers as attributes', () => {
+    const span = server('/')[0]!;
+    expect(span.attributes['http.request.header.user-agent']).toEqual(['otel-steps-test']);
+    expect(span.attributes['http.request.header.x-request-id']).toEqual(['req-42']);
+  });
+
+  it('never lets Authorization or Cookie leave the process, neither to OTLP nor to the console', () => {
+    const exported = JSON.stringify(receiver.spans, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+    for (const secret of ['s3cret-token', 'c00kie']) {
+      expect(exported).not.toContain(secret);
+      expect(exit.output).not.toContain(secret);
+    }
+    for (const span of receiver.spans) {
+      expect(Object.keys(span.attributes).filter((k) => /authorization|cookie/i.test(k))).toEqual([]);
+    }
+  });
+
+  it('continues the caller\'s trace when a traceparent header arrives', () => {
+    const joined = receiver.spans.find((s) => s.kind === SpanKind.SERVER && s.traceId === CALLER_TRACE_ID);
+    expect(joined?.parentSpanId).toBe(CALLER_SPAN_ID);
+  });
+
+  it('prints the spans to the console as well', () => {
+    expect(exit.output).toMatch(/name: 'GET \/'/);
+    expect(exit.output).toMatch(/name: 'handler - hello'/);
+  });
+});
