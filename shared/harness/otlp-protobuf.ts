@@ -114,7 +114,10 @@ export type Signal = keyof typeof OTLP_REQUESTS;
 
 class Reader {
   private pos = 0;
-  constructor(private readonly buf: Uint8Array) {}
+  private readonly buf: Uint8Array;
+  constructor(buf: Uint8Array) {
+    this.buf = buf;
+  }
   get done(): boolean {
     return this.pos >= this.buf.length;
   }

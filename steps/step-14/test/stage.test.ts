@@ -1,0 +1,130 @@
+// Boots step-14 with its real start scripts and checks the spans that arrive over OTLP.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  SpanKind,
+  StatusCode,
+  startOtlpReceiver,
+  startStage,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  type StageExit,
+} from '@otel-steps/shared/harness';
+
+// The batch processor would wait a minute before sending: every span that arrives was flushed
+// by the SDK's own exit hook when the stage stopped.
+const HOLD_BATCHES = { OTEL_BSP_SCHEDULE_DELAY: '60000' };
+
+async function run(script: string, env: Record<string, string> = {}): Promise<{ receiver: OtlpReceiver; exit: StageExit; statuses: number[] }> {
+  const receiver = await startOtlpReceiver();
+  const stage = await startStage('step-14', { script, otlpEndpoint: receiver.url, env: { ...HOLD_BATCHES, ...env } });
+  const statuses: number[] = [];
+  for (const path of ['/', '/error', '/healthz', '/']) statuses.push((await stage.get(path)).status);
+  const exit = await stage.stop('SIGINT');
+  return { receiver, exit, statuses };
+}
+
+const serverSpans = (receiver: OtlpReceiver): ReceivedSpan[] => receiver.spans.filter((s) => s.kind === SpanKind.SERVER);
+
+describe('step-14: zero-code (pnpm start)', () => {
+  let receiver: OtlpReceiver;
+  let exit: StageExit;
+  let statuses: number[];
+
+  beforeAll(async () => {
+    ({ receiver, exit, statuses } = await run('start'));
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+  });
+
+  it('still serves after the error, and loses no span on Ctrl+C', () => {
+    expect(statuses).toEqual([200, 500, 200, 200]);
+    expect(exit.code).toBe(0);
+    // Without code there is no way to leave /healthz out: all four requests are traced.
+    expect(serverSpans(receiver)).toHaveLength(4);
+  });
+
+  it('takes service.name from otel.env', () => {
+    for (const span of receiver.spans) expect(span.resource['service.name']).toBe('step-14-zero-code');
+  });
+
+  it('exports OTLP/HTTP protobuf, as OTEL_EXPORTER_OTLP_PROTOCOL asks', () => {
+    expect(new Set(receiver.requests.map((r) => `${r.signal} ${r.contentType}`))).toEqual(new Set(['traces application/x-protobuf']));
+  });
+
+  it('gives each request an HTTP server span named only "GET": nothing tells it the Fastify route', () => {
+    const paths = serverSpans(receiver).map((s) => [s.name, s.attributes['url.path'], s.attributes['http.response.status_code']]);
+    expect(paths).toEqual([
+      ['GET', '/', 200],
+      ['GET', '/error', 500],
+      ['GET', '/healthz', 200],
+      ['GET', '/', 200],
+    ]);
+    for (const span of serverSpans(receiver)) {
+      expect(span.scope.name).toBe('@opentelemetry/instrumentation-http');
+      expect(span.attributes['http.route']).toBeUndefined();
+    }
+  });
+
+  it('marks the 500 as an error', () => {
+    const failed = serverSpans(receiver).find((s) => s.attributes['url.path'] === '/error')!;
+    expect(failed.status.code).toBe(StatusCode.ERROR);
+  });
+
+  it('has no Fastify spans: the bundle no longer instruments Fastify', () => {
+    expect(receiver.spans.filter((s) => s.scope.name.includes('fastify'))).toEqual([]);
+    // The only spans besides the server spans are the DNS lookup behind listen(), and nothing else.
+    expect(new Set(receiver.spans.filter((s) => s.kind !== SpanKind.SERVER).map((s) => s.name))).toEqual(new Set(['dns.lookup']));
+  });
+
+  it('prints the spans to the console too (OTEL_TRACES_EXPORTER=otlp,console)', () => {
+    expect(exit.output).toMatch(/name: 'GET'/);
+  });
+});
+
+describe('step-14: the environment decides', () => {
+  it('a service name set in the shell wins over otel.env, with no change to the app', async () => {
+    const { receiver } = await run('start', { OTEL_SERVICE_NAME: 'renamed-from-the-shell' });
+    try {
+      expect(serverSpans(receiver)).toHaveLength(4);
+      for (const span of receiver.spans) expect(span.resource['service.name']).toBe('renamed-from-the-shell');
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe('step-14: Fastify detail without touching the app (pnpm start:fastify)', () => {
+  let receiver: OtlpReceiver;
+  let exit: StageExit;
+  const children = (parent: ReceivedSpan): ReceivedSpan[] => receiver.spans.filter((s) => s.parentSpanId === parent.spanId);
+
+  beforeAll(async () => {
+    ({ receiver, exit } = await run('start:fastify'));
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+  });
+
+  it('names server spans after the route and nests request and handler under them', () => {
+    expect(exit.code).toBe(0);
+    const root = serverSpans(receiver).find((s) => s.attributes['url.path'] === '/')!;
+    expect(root).toMatchObject({ name: 'GET /', attributes: { 'http.route': '/' } });
+    const request = children(root)[0]!;
+    expect(request).toMatchObject({ name: 'request', traceId: root.traceId });
+    expect(children(request).map((s) => s.name)).toEqual(['handler - hello']);
+  });
+
+  it('flags the failing handler with its exception', () => {
+    const handler = receiver.spans.find((s) => s.name === 'handler - fail')!;
+    expect(handler.status.code).toBe(StatusCode.ERROR);
+    expect(handler.events.map((e) => e.name)).toContain('exception');
+  });
+
+  it('leaves /healthz out of the Fastify spans (OTEL_FASTIFY_IGNORE_PATHS), though HTTP still traces it', () => {
+    expect(receiver.spans.filter((s) => s.name === 'handler - healthz')).toEqual([]);
+    expect(serverSpans(receiver).filter((s) => s.attributes['url.path'] === '/healthz')).toHaveLength(1);
+  });
+});
