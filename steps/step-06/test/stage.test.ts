@@ -1,7 +1,7 @@
 // Boots step-06 with its real start script and checks what the chapter promises:
 // the app serves, survives its own error, and sends no telemetry anywhere.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage, type StageExit } from '@otel-steps/shared/harness';
+import { captureTelemetry, startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage, type StageExit } from '@otel-steps/shared/harness';
 
 describe('step-06: the base case', () => {
   let receiver: OtlpReceiver;
@@ -77,5 +77,11 @@ describe('step-06: responses', () => {
 describe('step-06: bad configuration', () => {
   it('refuses a PORT that is not a number, with a clear message', async () => {
     await expect(startStage('step-06', { env: { PORT: 'abc' }, startTimeoutMs: 15_000 })).rejects.toThrow(/PORT must be an integer between 0 and 65535, got "abc"/);
+  });
+});
+
+describe('telemetry snapshot', () => {
+  it('matches telemetry.txt, rendered from what the stage really exports for GET / and GET /error', async () => {
+    await expect(await captureTelemetry('step-06')).toMatchFileSnapshot('../telemetry.txt');
   });
 });

@@ -1,6 +1,7 @@
 // Boots step-08 with its real start script and checks the spans that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  captureTelemetry,
   SpanKind,
   StatusCode,
   startOtlpReceiver,
@@ -111,5 +112,11 @@ describe('step-08: stopping', () => {
     const exit = await stage.stop('SIGINT');
     expect(exit.code).toBe(0);
     expect(exit.output).toMatch(/telemetry: spans not flushed on exit \(.*ECONNREFUSED/);
+  });
+});
+
+describe('telemetry snapshot', () => {
+  it('matches telemetry.txt, rendered from what the stage really exports for GET / and GET /error', async () => {
+    await expect(await captureTelemetry('step-08')).toMatchFileSnapshot('../telemetry.txt');
   });
 });

@@ -1,6 +1,7 @@
 // Boots step-11 with its real start script and checks the spans that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  captureTelemetry,
   SpanKind,
   StatusCode,
   startOtlpReceiver,
@@ -106,5 +107,11 @@ describe('step-11: library instrumentation', () => {
   it('prints the spans to the console as well', () => {
     expect(exit.output).toMatch(/name: 'GET \/'/);
     expect(exit.output).toMatch(/name: 'handler - hello'/);
+  });
+});
+
+describe('telemetry snapshot', () => {
+  it('matches telemetry.txt, rendered from what the stage really exports for GET / and GET /error', async () => {
+    await expect(await captureTelemetry('step-11')).toMatchFileSnapshot('../telemetry.txt');
   });
 });

@@ -1,6 +1,7 @@
 // Boots step-14 with its real start scripts and checks the spans that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  captureTelemetry,
   SpanKind,
   StatusCode,
   startOtlpReceiver,
@@ -126,5 +127,11 @@ describe('step-14: Fastify detail without touching the app (pnpm start:fastify)'
   it('leaves /healthz out of the Fastify spans (OTEL_FASTIFY_IGNORE_PATHS), though HTTP still traces it', () => {
     expect(receiver.spans.filter((s) => s.name === 'handler - healthz')).toEqual([]);
     expect(serverSpans(receiver).filter((s) => s.attributes['url.path'] === '/healthz')).toHaveLength(1);
+  });
+});
+
+describe('telemetry snapshot', () => {
+  it('matches telemetry.txt, rendered from what the stage really exports for GET / and GET /error', async () => {
+    await expect(await captureTelemetry('step-14')).toMatchFileSnapshot('../telemetry.txt');
   });
 });

@@ -1,0 +1,106 @@
+// Renders exported telemetry as stable text: span trees with names, kinds, parent/child, key
+// attributes, events and status, with ids, timings and machine-specific values left out. The
+// stage tests write it to steps/step-NN/telemetry.txt and check it, so the committed files always
+// show what the stages really export, and two of them can be diffed like code.
+import { SpanKind, startOtlpReceiver, StatusCode, type AttributeValue, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
+import { startStage, type StageOptions } from './stage-runner.ts';
+
+// Attributes that carry the lesson and are the same on every machine and run.
+const KEY_ATTRIBUTES = ['http.request.method', 'http.route', 'url.path', 'http.response.status_code', 'error.type'];
+const KEY_EVENT_ATTRIBUTES = ['exception.type', 'exception.message'];
+const KIND_NAMES = Object.fromEntries(Object.entries(SpanKind).map(([name, value]) => [value, name.toLowerCase()]));
+
+function show(value: AttributeValue): string {
+  if (typeof value === 'string') return /^[\w./:-]+$/.test(value) ? value : JSON.stringify(value);
+  return JSON.stringify(value);
+}
+
+function spanLine(span: ReceivedSpan): string {
+  const parts = [span.name, `[${KIND_NAMES[span.kind] ?? span.kind}]`];
+  for (const key of KEY_ATTRIBUTES) if (key in span.attributes) parts.push(`${key}=${show(span.attributes[key]!)}`);
+  if (span.status.code === StatusCode.ERROR) parts.push(span.status.message ? `status=ERROR ${JSON.stringify(span.status.message)}` : 'status=ERROR');
+  if (span.status.code === StatusCode.OK) parts.push('status=OK');
+  parts.push(`(scope ${span.scope.name})`);
+  return parts.join('  ');
+}
+
+function renderTree(span: ReceivedSpan, all: ReceivedSpan[], depth: number, out: string[]): void {
+  const indent = '    '.repeat(depth);
+  out.push(`${indent}${depth === 0 ? '' : '└── '}${spanLine(span)}`);
+  const pad = `${indent}${depth === 0 ? '  ' : '      '}`;
+  for (const event of span.events) {
+    const attrs = KEY_EVENT_ATTRIBUTES.filter((k) => k in event.attributes).map((k) => `${k}=${show(event.attributes[k]!)}`);
+    out.push(`${pad}event ${[event.name, ...attrs].join('  ')}`);
+  }
+  const children = all.filter((s) => s.parentSpanId === span.spanId).sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
+  for (const child of children) renderTree(child, all, depth + 1, out);
+}
+
+/** Renders the traces whose root span started in [from, to) as indented trees, oldest first. */
+export function renderSpanTrees(spans: ReceivedSpan[], from = 0n, to = BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n): string[] {
+  const ids = new Set(spans.map((s) => s.spanId));
+  const roots = spans
+    .filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId))
+    .filter((s) => s.startTimeUnixNano >= from && s.startTimeUnixNano < to)
+    .sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
+  const out: string[] = [];
+  for (const root of roots) {
+    const trace = spans.filter((s) => s.traceId === root.traceId);
+    renderTree(root, trace, 0, out);
+  }
+  return out;
+}
+
+function nowNanos(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+export interface SnapshotOptions extends Omit<StageOptions, 'otlpEndpoint'> {
+  paths?: string[];
+}
+
+/**
+ * Runs a stage with its real start script, sends one request per path (GET / and GET /error by
+ * default), stops it with Ctrl+C and renders what it exported, request by request.
+ */
+export async function captureTelemetry(stageName: string, options: SnapshotOptions = {}): Promise<string> {
+  const { paths = ['/', '/error'], ...stageOptions } = options;
+  let receiver: OtlpReceiver | undefined;
+  try {
+    receiver = await startOtlpReceiver();
+    const stage = await startStage(stageName, { ...stageOptions, otlpEndpoint: receiver.url });
+    const marks: bigint[] = [];
+    for (const path of paths) {
+      marks.push(nowNanos());
+      await stage.get(path);
+      // Keeps each request's spans clearly apart in time, so the grouping below is unambiguous.
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await stage.stop('SIGINT');
+    const services = [...new Set(receiver.spans.map((s) => String(s.resource['service.name'])))].sort();
+    const signals = [...new Set(receiver.requests.map((r) => r.signal))].sort();
+    const lines = [
+      `# ${stageName} (pnpm ${stageOptions.script ?? 'start'}): telemetry exported over OTLP, rendered by its test`,
+      '# ids, timings and machine-specific attributes are left out; pnpm test checks this file',
+      '',
+    ];
+    if (receiver.requests.length === 0) {
+      lines.push('nothing exported: no traces, no metrics, no logs');
+      return `${lines.join('\n')}\n`;
+    }
+    lines.push(`service.name: ${services.join(', ')}`, `signals: ${signals.join(', ')}`);
+    const startup = renderSpanTrees(receiver.spans, 0n, marks[0]);
+    if (startup.length > 0) lines.push('', '## at start-up', ...startup);
+    paths.forEach((path, i) => {
+      const spans = renderSpanTrees(receiver!.spans, marks[i], marks[i + 1]);
+      lines.push('', `## GET ${path}`, ...(spans.length > 0 ? spans : ['no spans']));
+    });
+    const metricNames = [...new Set(receiver.metrics.map((m) => `${m.name} (${m.type}${m.unit ? `, ${m.unit}` : ''})`))].sort();
+    if (metricNames.length > 0) lines.push('', '## metrics', ...metricNames);
+    const logLines = [...new Set(receiver.logs.map((l) => `${l.severityText || l.severityNumber} ${l.eventName || show(l.body)}`))].sort();
+    if (logLines.length > 0) lines.push('', '## logs', ...logLines);
+    return `${lines.join('\n')}\n`;
+  } finally {
+    await receiver?.close();
+  }
+}
