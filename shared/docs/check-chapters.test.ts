@@ -1,0 +1,75 @@
+// The README checks run twice: on the real chapters, which must be clean, and on broken
+// chapters written here, which must be caught, so the check itself is known to be able to fail.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT } from '../harness/stage-runner.ts';
+import { chapterFiles, checkChapter, loadWorkspace } from './check-chapters.ts';
+
+const ws = loadWorkspace(REPO_ROOT);
+
+describe('chapters cannot drift', () => {
+  it('finds the chapters: root, collector and one per stage', () => {
+    expect(chapterFiles(ws).length).toBe(2 + ws.stages.size);
+  });
+
+  for (const file of chapterFiles(ws)) {
+    it(`${file.slice(REPO_ROOT.length + 1)} names only commands, scripts, paths, links and spans that exist`, () => {
+      expect(checkChapter(ws, file)).toEqual([]);
+    });
+  }
+});
+
+describe('the chapter check catches', () => {
+  // A fake README placed in step-08's folder, so it is checked as step-08's chapter.
+  const check = (markdown: string): string[] =>
+    checkChapter(ws, join(ws.stages.get('step-08')!.dir, 'README.md'), markdown).map((p) => p.message);
+
+  it('a stage that does not exist', () => {
+    expect(check('```sh\npnpm --filter step-99 start\n```')).toEqual(['`pnpm --filter step-99 start`: no package named step-99']);
+  });
+
+  it('a script a stage does not have', () => {
+    expect(check('Run `pnpm --filter step-08 start:turbo`.')).toEqual(['`pnpm --filter step-08 start:turbo`: step-08 has no script "start:turbo"']);
+  });
+
+  it('a root script that does not exist', () => {
+    expect(check('```sh\npnpm stack:sideways\n```')).toEqual(['`pnpm stack:sideways`: the root package.json has no script "stack:sideways"']);
+  });
+
+  it('a file path that does not exist', () => {
+    expect(check('See `src/tracing.ts`.')).toEqual(['path `src/tracing.ts` does not exist']);
+  });
+
+  it('a link or an anchor that does not exist', () => {
+    expect(check('[x](../step-09/README.md) [y](../step-06/README.md#step-99)')).toEqual([
+      'link to ../step-09/README.md, which does not exist',
+      'link to #step-99 in ../step-06/README.md, which has no such heading',
+    ]);
+  });
+
+  it('a span the stage does not export', () => {
+    expect(check('| request | span |\n| --- | --- |\n| `GET /` | `hello` |\n| `GET /x` | `goodbye` |')).toEqual([
+      "span `goodbye` is not in step-08's telemetry.txt",
+    ]);
+  });
+
+  it('an excerpt that no longer matches its source', () => {
+    expect(check('<!-- excerpt: src/app.ts -->\n```ts\nspan.addEvent(\'greeting.sent\');\n```')).toEqual([
+      'the excerpt from src/app.ts (line 2) no longer matches the file',
+    ]);
+  });
+
+  it('a telemetry block that differs from telemetry.txt', () => {
+    expect(check('<!-- telemetry.txt -->\n```text\nhello [internal]\n```')).toEqual([
+      "the telemetry block (line 2) differs from telemetry.txt: copy the file in again",
+    ]);
+  });
+
+  it('nothing in a chapter that only names real things', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chapters-'));
+    writeFileSync(join(dir, 'note.md'), '# Note\n');
+    expect(check('```sh\npnpm --filter step-08 start\npnpm install\n```\nSee `src/app.ts` and [step 6](../step-06/README.md#step-7-test-it).')).toEqual([]);
+  });
+});

@@ -1,0 +1,213 @@
+// Keeps the chapters honest: every pnpm command, script, file path, link and span name a README
+// promises must exist, and every code excerpt must match the source it claims to come from.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+
+export interface Problem {
+  file: string;
+  line: number;
+  message: string;
+}
+
+interface Workspace {
+  root: string;
+  rootScripts: Set<string>;
+  stages: Map<string, { dir: string; scripts: Set<string>; spans: Set<string> | undefined }>;
+}
+
+// pnpm's own commands that a chapter may name without a matching package.json script.
+const PNPM_BUILTINS = new Set(['install', 'i', 'add', 'exec', 'dlx', 'run', 'why', 'list', 'ls', 'outdated', 'update']);
+
+function readJson(path: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+}
+
+function scriptsOf(pkgPath: string): Set<string> {
+  return new Set(Object.keys((readJson(pkgPath).scripts as Record<string, string> | undefined) ?? {}));
+}
+
+/** Span names from a stage's telemetry.txt: the first field of every span line. */
+function spansOf(snapshotPath: string): Set<string> | undefined {
+  if (!existsSync(snapshotPath)) return undefined;
+  const spans = new Set<string>();
+  for (const line of readFileSync(snapshotPath, 'utf8').split('\n')) {
+    const match = /^(?:\s*└── )?(\S.*?) {2}\[(?:internal|server|client|producer|consumer|unspecified)\]/.exec(line);
+    if (match) spans.add(match[1]!);
+  }
+  return spans;
+}
+
+export function loadWorkspace(root: string): Workspace {
+  const stages: Workspace['stages'] = new Map();
+  const stepsDir = join(root, 'steps');
+  for (const entry of readdirSync(stepsDir, { withFileTypes: true })) {
+    const dir = join(stepsDir, entry.name);
+    if (!entry.isDirectory() || !existsSync(join(dir, 'package.json'))) continue;
+    const name = String(readJson(join(dir, 'package.json')).name);
+    stages.set(name, { dir, scripts: scriptsOf(join(dir, 'package.json')), spans: spansOf(join(dir, 'telemetry.txt')) });
+  }
+  return { root, rootScripts: scriptsOf(join(root, 'package.json')), stages };
+}
+
+function slug(heading: string): string {
+  // GitHub's anchor rule: lower case, drop punctuation except - and _, spaces become -.
+  return heading
+    .trim()
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+    .replace(/\s/g, '-');
+}
+
+function anchorsOf(markdown: string): Set<string> {
+  const anchors = new Set<string>();
+  let inFence = false;
+  for (const line of markdown.split('\n')) {
+    if (/^\s*```/.test(line)) inFence = !inFence;
+    const heading = !inFence && /^#{1,6}\s+(.*)$/.exec(line);
+    if (heading) anchors.add(slug(heading[1]!.replace(/`/g, '')));
+  }
+  return anchors;
+}
+
+/** The stage a README belongs to, if it sits in a stage folder. */
+function stageOf(ws: Workspace, file: string): string | undefined {
+  for (const [name, stage] of ws.stages) if (dirname(file) === stage.dir) return name;
+  return undefined;
+}
+
+function checkCommand(ws: Workspace, command: string, report: (message: string) => void): void {
+  const words = command.trim().split(/\s+/);
+  if (words[0] !== 'pnpm') return;
+  let i = 1;
+  let filter: string | undefined;
+  while (words[i]?.startsWith('-')) {
+    if (words[i] === '--filter' || words[i] === '-F') filter = words[++i];
+    i++;
+  }
+  let script = words[i];
+  if (script === 'run') script = words[++i];
+  if (!script) return;
+  if (filter !== undefined) {
+    const stage = ws.stages.get(filter);
+    if (!stage) return report(`\`${command}\`: no package named ${filter}`);
+    if (!stage.scripts.has(script) && !PNPM_BUILTINS.has(script)) report(`\`${command}\`: ${filter} has no script "${script}"`);
+    return;
+  }
+  if (!ws.rootScripts.has(script) && !PNPM_BUILTINS.has(script)) report(`\`${command}\`: the root package.json has no script "${script}"`);
+}
+
+const PATH_LIKE = /^(?:\.{1,2}\/)?[\w@.-]+(?:\/[\w@.-]+)*\/?$/;
+const FILE_EXTENSIONS = /\.(ts|js|json|ya?ml|md|txt|env)$/;
+
+// Where the repository keeps files: a token starting with one of these is a path, whatever it ends with.
+const KNOWN_DIRS = /^(\.{1,2}\/|steps\/|shared\/|collector\/|src\/|test\/|preload\/|\.ci\/)/;
+
+function looksLikePath(token: string): boolean {
+  if (!PATH_LIKE.test(token) || token.startsWith('@') || /^\d/.test(token)) return false;
+  // A bare file name is a path too (server.ts, otel.env); other slashed tokens (http/protobuf) are not.
+  return KNOWN_DIRS.test(token) || FILE_EXTENSIONS.test(token);
+}
+
+function pathExists(ws: Workspace, file: string, token: string): boolean {
+  const clean = token.replace(/\/$/, '');
+  return [dirname(file), ws.root].some((base) => existsSync(resolve(base, clean)));
+}
+
+/** Checks one README; returns what it promises that does not exist. */
+export function checkChapter(ws: Workspace, file: string, markdown: string = readFileSync(file, 'utf8')): Problem[] {
+  const problems: Problem[] = [];
+  const rel = relative(ws.root, file);
+  const lines = markdown.split('\n');
+  const stageName = stageOf(ws, file);
+  const stage = stageName ? ws.stages.get(stageName) : undefined;
+  const anchors = anchorsOf(markdown);
+  let fence: { lang: string; start: number; body: string[]; excerpt?: string; snapshot?: boolean } | undefined;
+  let pendingExcerpt: string | undefined;
+  let pendingSnapshot = false;
+  let spanColumn = -1;
+
+  lines.forEach((line, index) => {
+    const report = (message: string): void => void problems.push({ file: rel, line: index + 1, message });
+
+    const fenceMark = /^\s*```(\w*)/.exec(line);
+    if (fenceMark && !fence) {
+      fence = { lang: fenceMark[1] ?? '', start: index + 1, body: [], excerpt: pendingExcerpt, snapshot: pendingSnapshot };
+      pendingExcerpt = undefined;
+      pendingSnapshot = false;
+      return;
+    }
+    if (fenceMark && fence) {
+      const body = fence.body.join('\n');
+      if (fence.excerpt) {
+        const source = resolve(dirname(file), fence.excerpt);
+        if (!existsSync(source)) report(`excerpt source ${fence.excerpt} does not exist`);
+        else if (!readFileSync(source, 'utf8').includes(body)) report(`the excerpt from ${fence.excerpt} (line ${fence.start}) no longer matches the file`);
+      }
+      if (fence.snapshot) {
+        const snapshot = stage ? join(stage.dir, 'telemetry.txt') : undefined;
+        if (!snapshot || !existsSync(snapshot)) report('telemetry block, but the stage has no telemetry.txt');
+        else if (readFileSync(snapshot, 'utf8').trimEnd() !== body.trimEnd()) report(`the telemetry block (line ${fence.start}) differs from telemetry.txt: copy the file in again`);
+      }
+      fence = undefined;
+      return;
+    }
+    if (fence) {
+      fence.body.push(line);
+      if (['sh', 'bash', 'shell', ''].includes(fence.lang)) {
+        const command = line.replace(/\s+#.*$/, '').trim();
+        if (command.startsWith('pnpm ')) checkCommand(ws, command, report);
+        if (command.startsWith('git diff --no-index ')) {
+          for (const path of command.split(/\s+/).slice(3)) if (!pathExists(ws, file, path)) report(`\`${command}\`: ${path} does not exist`);
+        }
+      }
+      return;
+    }
+
+    const marker = /<!--\s*(excerpt:\s*(\S+)|telemetry\.txt)\s*-->/.exec(line);
+    if (marker) {
+      if (marker[2]) pendingExcerpt = marker[2];
+      else pendingSnapshot = true;
+    }
+
+    // Tables with a "span" (or "emits") column: each backticked name there must be a span the
+    // stage really exports, the stage being the README's own or the one named in the first cell.
+    if (/^\|/.test(line)) {
+      const cells = line.split('|').slice(1, -1).map((c) => c.trim());
+      const header = cells.findIndex((c) => /^span$|emits/i.test(c));
+      if (header >= 0) spanColumn = header;
+      else if (spanColumn >= 0 && !/^[-: ]+$/.test(cells.join(''))) {
+        const rowStageName = /^`([^`]+)`$/.exec(cells[0] ?? '')?.[1];
+        const rowStage = (rowStageName && ws.stages.get(rowStageName)) || stage;
+        const owner = rowStage === stage ? stageName : rowStageName;
+        for (const [, name] of (cells[spanColumn] ?? '').matchAll(/`([^`]+)`/g)) {
+          if (!rowStage) report(`span \`${name}\` in a table that names no stage`);
+          else if (!rowStage.spans) report(`span \`${name}\`: ${owner} has no telemetry.txt`);
+          else if (!rowStage.spans.has(name!)) report(`span \`${name}\` is not in ${owner}'s telemetry.txt`);
+        }
+      }
+    } else spanColumn = -1;
+
+    for (const [, code] of line.matchAll(/`([^`]+)`/g)) {
+      if (code!.startsWith('pnpm ')) checkCommand(ws, code!, report);
+      else if (looksLikePath(code!) && !pathExists(ws, file, code!)) report(`path \`${code}\` does not exist`);
+    }
+    for (const [, target] of line.matchAll(/\]\(([^)\s]+)\)/g)) {
+      if (/^[a-z]+:/.test(target!)) continue;
+      const [path, anchor] = target!.split('#');
+      const targetFile = path ? resolve(dirname(file), path) : file;
+      if (path && !existsSync(targetFile)) report(`link to ${path}, which does not exist`);
+      else if (anchor) {
+        const targetAnchors = path ? (targetFile.endsWith('.md') ? anchorsOf(readFileSync(targetFile, 'utf8')) : undefined) : anchors;
+        if (targetAnchors && !targetAnchors.has(anchor)) report(`link to #${anchor} in ${path || rel}, which has no such heading`);
+      }
+    }
+  });
+  return problems;
+}
+
+/** The root README, the collector's and every stage's. */
+export function chapterFiles(ws: Workspace): string[] {
+  const files = [join(ws.root, 'README.md'), join(ws.root, 'collector', 'README.md')];
+  for (const stage of ws.stages.values()) files.push(join(stage.dir, 'README.md'));
+  return files.filter((f) => existsSync(f));
+}
