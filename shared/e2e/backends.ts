@@ -1,0 +1,102 @@
+// Reads traces and metrics back the way a learner's eyes would: through Jaeger's, Zipkin's and
+// Prometheus's own query APIs.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { URLS } from '../tools/stack-lib.ts';
+
+export interface JaegerSpan {
+  traceID: string;
+  spanID: string;
+  operationName: string;
+  references: { refType: string; spanID: string }[];
+  tags: { key: string; value: unknown }[];
+  startTime: number;
+}
+export interface JaegerTrace {
+  traceID: string;
+  spans: JaegerSpan[];
+  processes: Record<string, { serviceName: string }>;
+}
+export interface ZipkinSpan {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  name: string;
+  kind?: string;
+  timestamp: number;
+  tags?: Record<string, string>;
+  localEndpoint?: { serviceName?: string };
+}
+
+async function getJson<T>(url: string): Promise<T> {
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
+  return (await res.json()) as T;
+}
+
+export async function jaegerTraces(service: string, sinceMicros: number): Promise<JaegerTrace[]> {
+  const url = `${URLS.jaeger}/api/traces?service=${encodeURIComponent(service)}&start=${sinceMicros}&end=${Date.now() * 1000 + 60e6}&limit=100`;
+  return (await getJson<{ data: JaegerTrace[] | null }>(url)).data ?? [];
+}
+
+export async function zipkinTraces(service: string, lookbackMs: number): Promise<ZipkinSpan[][]> {
+  const url = `${URLS.zipkin}/api/v2/traces?serviceName=${encodeURIComponent(service)}&endTs=${Date.now() + 60_000}&lookback=${lookbackMs + 60_000}&limit=100`;
+  return getJson<ZipkinSpan[][]>(url);
+}
+
+export interface PromSample {
+  metric: Record<string, string>;
+  value: [number, string];
+}
+
+export async function promQuery(query: string): Promise<PromSample[]> {
+  const body = await getJson<{ status: string; data: { result: PromSample[] } }>(`${URLS.prometheus}/api/v1/query?query=${encodeURIComponent(query)}`);
+  return body.data.result;
+}
+
+/** Polls `check` until it returns a value; rejects with `what` after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 40_000, intervalMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}
+
+export interface ExpectedTrace {
+  /** Span names, in the order telemetry.txt lists them (tree order). */
+  spans: string[];
+  /** Names of the spans whose status is ERROR. */
+  errors: string[];
+}
+
+export interface StageExpectations {
+  service: string;
+  byRequest: Record<string, ExpectedTrace>;
+}
+
+/** What a stage's telemetry.txt (written and checked by `pnpm test`) says each request produces. */
+export function expectationsFromSnapshot(stageDir: string): StageExpectations {
+  const text = readFileSync(join(stageDir, 'telemetry.txt'), 'utf8');
+  const service = /^service\.name: (.+)$/m.exec(text)?.[1] ?? '';
+  const byRequest: Record<string, ExpectedTrace> = {};
+  let current: ExpectedTrace | undefined;
+  for (const line of text.split('\n')) {
+    const section = /^## (GET \S+)$/.exec(line);
+    if (section) byRequest[section[1]!] = current = { spans: [], errors: [] };
+    else if (line.startsWith('## ')) current = undefined;
+    const span = /^(?:\s*└── )?(\S.*?) {2}\[\w+\](.*)$/.exec(line);
+    if (span && current) {
+      current.spans.push(span[1]!);
+      if (/ status=ERROR/.test(span[2]!)) current.errors.push(span[1]!);
+    }
+  }
+  return { service, byRequest };
+}

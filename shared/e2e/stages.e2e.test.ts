@@ -1,0 +1,89 @@
+// End to end: each instrumented stage runs through its real start script against the real
+// collector, and its traces are looked up in Jaeger, Zipkin and Prometheus, where a learner
+// looks. The expected spans come from the stage's telemetry.txt, which `pnpm test` keeps true.
+import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { REPO_ROOT, startStage } from '../harness/index.ts';
+import { URLS } from '../tools/stack-lib.ts';
+import { eventually, expectationsFromSnapshot, jaegerTraces, promQuery, zipkinTraces, type JaegerTrace } from './backends.ts';
+
+const STAGES = ['step-08', 'step-11', 'step-14'];
+const latencies: string[] = [];
+
+function isError(span: JaegerTrace['spans'][number]): boolean {
+  return span.tags.some((t) => (t.key === 'error' && t.value === true) || (t.key === 'otel.status_code' && t.value === 'ERROR'));
+}
+
+afterAll(() => {
+  console.log(['', 'request -> trace queryable in Jaeger:', ...latencies].join('\n'));
+});
+
+describe.each(STAGES)('%s, end to end', (stageName) => {
+  const expected = expectationsFromSnapshot(join(REPO_ROOT, 'steps', stageName));
+  const since = Date.now();
+  const found: Record<string, JaegerTrace> = {};
+
+  it('reaches Jaeger: a trace per request, with the spans of telemetry.txt, the error flagged', async () => {
+    expect(expected.service).not.toBe('');
+    const stage = await startStage(stageName, { otlpEndpoint: URLS.otlpHttp });
+    try {
+      for (const request of ['GET /', 'GET /error']) {
+        const want = expected.byRequest[request]!;
+        const sent = Date.now();
+        await stage.get(request.slice(4));
+        const answered = Date.now();
+        const trace = await eventually(`${stageName}: a trace for ${request} in Jaeger`, async () =>
+          (await jaegerTraces(expected.service, sent * 1000 - 1_000_000)).find(
+            (t) =>
+              !Object.values(found).includes(t) &&
+              Math.min(...t.spans.map((s) => s.startTime)) >= sent * 1000 - 1000 &&
+              t.spans.length === want.spans.length &&
+              want.spans.every((name) => t.spans.some((s) => s.operationName === name)),
+          ),
+        );
+        latencies.push(`  ${stageName} ${request.padEnd(11)} ${((Date.now() - answered) / 1000).toFixed(2)} s`);
+        found[request] = trace;
+        expect(Object.values(trace.processes).map((p) => p.serviceName)).toContain(expected.service);
+        expect(trace.spans.filter(isError).map((s) => s.operationName).sort()).toEqual([...want.errors].sort());
+      }
+    } finally {
+      await stage.stop('SIGINT');
+    }
+    // Parent/child as exported: every reference points at a span of the same trace.
+    for (const trace of Object.values(found)) {
+      const ids = new Set(trace.spans.map((s) => s.spanID));
+      for (const span of trace.spans) for (const ref of span.references) expect(ids.has(ref.spanID)).toBe(true);
+    }
+  });
+
+  it('reaches Zipkin: the same traces, the error tagged', async () => {
+    for (const request of ['GET /', 'GET /error']) {
+      const traceId = found[request]?.traceID;
+      expect(traceId, 'the Jaeger test found this trace first').toBeDefined();
+      const trace = await eventually(`${stageName}: trace ${traceId} in Zipkin`, async () =>
+        (await zipkinTraces(expected.service, Date.now() - since)).find((t) => t[0]?.traceId === traceId),
+      );
+      // Zipkin lower-cases span names.
+      expect(trace.map((s) => s.name).sort()).toEqual(expected.byRequest[request]!.spans.map((n) => n.toLowerCase()).sort());
+      expect(trace.filter((s) => s.tags?.error !== undefined).map((s) => s.name).sort()).toEqual(
+        expected.byRequest[request]!.errors.map((n) => n.toLowerCase()).sort(),
+      );
+    }
+  });
+
+  it('reaches Prometheus: span metrics for the service, and the collector counting its spans', async () => {
+    const roots = Object.values(expected.byRequest).map((t) => t.spans[0]!);
+    const failing = expected.byRequest['GET /error']!.errors;
+    // Counted per span name and status: the failing spans appear with STATUS_CODE_ERROR.
+    await eventually(`${stageName}: span metrics in Prometheus`, async () => {
+      const result = await promQuery(`traces_span_metrics_calls_total{service_name="${expected.service}"}`);
+      const seen = (name: string, status?: string): boolean => result.some((r) => r.metric.span_name === name && (!status || r.metric.status_code === status));
+      return roots.every((root) => seen(root)) && failing.every((name) => seen(name, 'STATUS_CODE_ERROR')) ? result : undefined;
+    });
+    expect(failing.length).toBeGreaterThan(0);
+    const accepted = await promQuery('sum({__name__=~"otelcol_receiver_accepted_spans(_total)?", job="otel-collector"})');
+    expect(Number(accepted[0]?.value[1] ?? 0)).toBeGreaterThan(0);
+    const sent = await promQuery('sum by (exporter) ({__name__=~"otelcol_exporter_sent_spans(_total)?", job="otel-collector"})');
+    expect(sent.map((r) => r.metric.exporter).sort()).toEqual(expect.arrayContaining(['otlp_grpc/jaeger', 'otlp_http/zipkin']));
+  });
+});
