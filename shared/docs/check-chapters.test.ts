@@ -1,6 +1,6 @@
 // The README checks run twice: on the real chapters, which must be clean, and on broken
 // chapters written here, which must be caught, so the check itself is known to be able to fail.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -71,5 +71,31 @@ describe('the chapter check catches', () => {
     const dir = mkdtempSync(join(tmpdir(), 'chapters-'));
     writeFileSync(join(dir, 'note.md'), '# Note\n');
     expect(check('```sh\npnpm --filter step-08 start\npnpm install\n```\nSee `src/app.ts` and [step 6](../step-06/README.md#step-7-test-it).')).toEqual([]);
+  });
+});
+
+describe('a picture per chapter', () => {
+  // GitHub renders ```mermaid blocks with Mermaid itself; parsing them here with the same library
+  // catches a diagram that would show up as an error box instead of a picture.
+  async function parseMermaid(source: string): Promise<void> {
+    const { JSDOM } = await import('jsdom');
+    const { window } = new JSDOM('<!doctype html><html><body></body></html>');
+    Object.assign(globalThis, { window, document: window.document });
+    const mermaid = (await import('mermaid')).default;
+    mermaid.initialize({ startOnLoad: false });
+    await mermaid.parse(source);
+  }
+  const diagrams = (file: string): string[] => [...readFileSync(file, 'utf8').matchAll(/^```mermaid\n([\s\S]*?)^```/gm)].map((m) => m[1]!);
+
+  for (const file of chapterFiles(ws).filter((f) => f !== join(REPO_ROOT, 'collector', 'README.md'))) {
+    it(`${file.slice(REPO_ROOT.length + 1)} has a flow diagram that renders`, async () => {
+      const found = diagrams(file);
+      expect(found.length).toBeGreaterThan(0);
+      for (const diagram of found) await parseMermaid(diagram);
+    });
+  }
+
+  it('and a broken diagram is caught', async () => {
+    await expect(parseMermaid('flowchart LR\n  a -->|x|\n  b[[[\n')).rejects.toThrow(/Parse error/);
   });
 });
