@@ -96,6 +96,25 @@ describe('step-14: the environment decides', () => {
   });
 });
 
+describe('step-14: secrets', () => {
+  it('exports no Authorization or Cookie value, neither over OTLP nor to the console', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const stage = await startStage('step-14', { script: 'start:fastify', otlpEndpoint: receiver.url });
+      await stage.get('/', { authorization: 'Bearer s3cret-token', cookie: 'session=c00kie' });
+      const exit = await stage.stop('SIGINT');
+      expect(serverSpans(receiver)).toHaveLength(1);
+      const exported = JSON.stringify(receiver.spans, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+      for (const secret of ['s3cret-token', 'c00kie']) {
+        expect(exported).not.toContain(secret);
+        expect(exit.output).not.toContain(secret);
+      }
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
 describe('step-14: Fastify detail without touching the app (pnpm start:fastify)', () => {
   let receiver: OtlpReceiver;
   let exit: StageExit;
