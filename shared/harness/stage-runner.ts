@@ -30,6 +30,8 @@ export interface StageExit {
 export interface RunningStage {
   readonly stage: string;
   readonly baseUrl: string;
+  /** pnpm's pid, which is also the id of the process group the stage runs in. */
+  readonly pid: number;
   /** Everything the stage printed so far (stdout and stderr, interleaved). */
   output(): string;
   get(path: string, headers?: Record<string, string>): Promise<StageResponse>;
@@ -91,6 +93,7 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
   return {
     stage,
     baseUrl,
+    pid: child.pid!,
     output: () => output,
     async get(path: string, headers: Record<string, string> = {}): Promise<StageResponse> {
       const res = await fetch(new URL(path, baseUrl), { headers });

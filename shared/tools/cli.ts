@@ -1,4 +1,4 @@
-// What the repository's command-line tools (diff.ts, traffic.ts) share: argument errors, numeric
+// What the repository's command-line tools (diff.ts, traffic.ts, bench.ts) share: argument errors, numeric
 // options and colour, so that both behave the same way on a terminal and in a pipe.
 import { styleText } from 'node:util';
 
@@ -50,3 +50,10 @@ export function painter(on: boolean): (style: Style, text: string) => string {
   // validateStream off: the decision was already made by wantsColor, from the flags as well as the stream.
   return (style, text) => (on ? styleText(style, text, { validateStream: false }) : text);
 }
+
+/** The p-th percentile (0..1) of ascending values, nearest-rank. */
+export function percentile(sorted: number[], p: number): number {
+  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? 0;
+}
+
+export const ms = (value: number): string => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;

@@ -4,7 +4,7 @@ import { connect, isIPv4 } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { fail, painter, parseOrFail, positiveInteger, positiveNumber, wantsColor } from './cli.ts';
+import { fail, ms, painter, parseOrFail, percentile, positiveInteger, positiveNumber, wantsColor } from './cli.ts';
 
 const TOOL = 'traffic';
 
@@ -158,11 +158,6 @@ function bump<K>(map: Map<K, number>, key: K): void {
   map.set(key, (map.get(key) ?? 0) + 1);
 }
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? 0;
-}
-
-const ms = (value: number): string => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
 const seconds = (value: number): string => `${(value / 1000).toFixed(1)} s`;
 
 async function main(): Promise<void> {
