@@ -9,13 +9,19 @@ const HEALTH = {
   Prometheus: URLS.prometheusReady,
 };
 
-async function assertRunning(): Promise<void> {
-  const down: string[] = [];
-  for (const [name, url] of Object.entries(HEALTH)) {
-    const ok = await fetch(url, { signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false);
-    if (!ok) down.push(`${name} (${url})`);
+async function assertRunning(timeoutMs = 60_000): Promise<void> {
+  // A stack that was just started may need a few seconds before every health check answers.
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const down: string[] = [];
+    for (const [name, url] of Object.entries(HEALTH)) {
+      const ok = await fetch(url, { signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false);
+      if (!ok) down.push(`${name} (${url})`);
+    }
+    if (down.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`E2E_STACK=running, but these do not answer: ${down.join(', ')}. Start a stack first: pnpm stack:up`);
+    await new Promise((r) => setTimeout(r, 1000));
   }
-  if (down.length > 0) throw new Error(`E2E_STACK=running, but these do not answer: ${down.join(', ')}. Start a stack first: pnpm stack:up`);
 }
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
