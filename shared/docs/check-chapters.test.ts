@@ -63,7 +63,7 @@ describe('the chapter check catches', () => {
 
   it('a telemetry block that differs from telemetry.txt', () => {
     expect(check('<!-- telemetry.txt -->\n```text\nhello [internal]\n```')).toEqual([
-      "the telemetry block (line 2) differs from telemetry.txt: copy the file in again",
+      "the telemetry block (line 2) differs from telemetry.txt: run pnpm docs:sync",
     ]);
   });
 

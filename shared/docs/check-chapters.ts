@@ -146,7 +146,7 @@ export function checkChapter(ws: Workspace, file: string, markdown: string = rea
       if (fence.snapshot) {
         const snapshot = stage ? join(stage.dir, 'telemetry.txt') : undefined;
         if (!snapshot || !existsSync(snapshot)) report('telemetry block, but the stage has no telemetry.txt');
-        else if (readFileSync(snapshot, 'utf8').trimEnd() !== body.trimEnd()) report(`the telemetry block (line ${fence.start}) differs from telemetry.txt: copy the file in again`);
+        else if (readFileSync(snapshot, 'utf8').trimEnd() !== body.trimEnd()) report(`the telemetry block (line ${fence.start}) differs from telemetry.txt: run pnpm docs:sync`);
       }
       fence = undefined;
       return;

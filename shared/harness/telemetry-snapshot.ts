@@ -80,7 +80,8 @@ export async function captureTelemetry(stageName: string, options: SnapshotOptio
     const services = [...new Set(receiver.spans.map((s) => String(s.resource['service.name'])))].sort();
     const signals = [...new Set(receiver.requests.map((r) => r.signal))].sort();
     const lines = [
-      `# ${stageName} (pnpm ${stageOptions.script ?? 'start'}): telemetry exported over OTLP, rendered by its test`,
+      // No stage name here: the header then differs between two stages only when their scripts do.
+      `# pnpm ${stageOptions.script ?? 'start'}: telemetry exported over OTLP, rendered by the stage's test`,
       '# ids, timings and machine-specific attributes are left out; pnpm test checks this file',
       '',
     ];
