@@ -24,6 +24,7 @@
 
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { resolve } from 'node:path';
@@ -266,7 +267,8 @@ export function startZipkinBridge(options: ZipkinBridgeOptions = {}): Promise<Zi
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
-      const url = `http://${host}:${port}`;
+      // The port actually bound: port 0 picks a free one.
+      const url = `http://${host}:${(server.address() as AddressInfo).port}`;
       log(`otlp-to-zipkin: listening on ${url}/v1/traces, forwarding to ${spansUrl}`);
       resolveStart({
         url,
