@@ -1,5 +1,5 @@
 export { startOtlpReceiver, SpanKind, StatusCode } from './otlp-receiver.ts';
 export type { OtlpReceiver, ReceivedSpan, ReceivedMetric, ReceivedLog, Attributes, AttributeValue } from './otlp-receiver.ts';
-export { startStage, REPO_ROOT } from './stage-runner.ts';
+export { serverPid, startStage, REPO_ROOT } from './stage-runner.ts';
 export type { RunningStage, StageExit, StageOptions, StageResponse } from './stage-runner.ts';
 export { captureTelemetry, renderSpanTrees } from './telemetry-snapshot.ts';

@@ -2,6 +2,7 @@
 // port, with its exporter pointed where the test says, and stops it the way Ctrl+C does.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
@@ -46,13 +47,48 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, FORCE_COLOR: '0', NO_COLOR: '1', ...extra };
 }
 
-function groupAlive(pid: number): boolean {
+function alive(pid: number): boolean {
   try {
-    process.kill(-pid, 0);
+    process.kill(pid, 0);
     return true;
   } catch {
     return false;
   }
+}
+
+/**
+ * The stage's Node process: the descendant of pnpm that runs src/server.ts. pnpm 12 starts it
+ * through a shell in a process group of its own, so signalling pnpm's group does not reach it;
+ * pnpm forwards the signal, and this is how a caller makes sure the stage itself has exited.
+ * Linux only (/proc); undefined elsewhere.
+ */
+export function serverPid(pnpmPid: number): number | undefined {
+  const parents = new Map<number, number>();
+  const servers: number[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+      if (/(^|\/)node$/.test(argv[0] ?? '') && argv.includes('src/server.ts')) servers.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return servers.find((pid) => {
+    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parents.get(p)) if (p === pnpmPid) return true;
+    return false;
+  });
+}
+
+function killAll(pnpmPid: number, nodePid: number | undefined): void {
+  for (const pid of [pnpmPid, nodePid]) if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 export async function startStage(stage: string, options: StageOptions = {}): Promise<RunningStage> {
@@ -60,7 +96,7 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
   const child: ChildProcess = spawn('pnpm', ['--filter', stage, 'run', script], {
     cwd: REPO_ROOT,
     env: cleanEnv({ PORT: '0', ...(otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint } : {}), ...env }),
-    // Its own process group, so that stop() can signal pnpm and node together like a terminal does.
+    // Its own process group, as a terminal gives a foreground job: Ctrl+C reaches that group.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -81,7 +117,7 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
       child.stdout!.off('data', onData);
       child.off('exit', onExit);
       if (err) {
-        if (child.pid && groupAlive(child.pid)) process.kill(-child.pid, 'SIGKILL');
+        if (child.pid) killAll(child.pid, serverPid(child.pid));
         reject(err);
       } else resolveUrl(url!);
     }
@@ -101,22 +137,23 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
     },
     async stop(signal: NodeJS.Signals = 'SIGINT', timeoutMs = 20_000): Promise<StageExit> {
       const pid = child.pid!;
+      const node = serverPid(pid);
       if (child.exitCode === null && child.signalCode === null) process.kill(-pid, signal);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          if (groupAlive(pid)) process.kill(-pid, 'SIGKILL');
+          killAll(pid, node);
           reject(new Error(`${stage} did not exit within ${timeoutMs} ms of ${signal}:\n${output}`));
         }, timeoutMs);
       });
       try {
         const [code, exitSignal] = await Promise.race([exited, timeout]);
-        // pnpm may exit before the node process it started: wait for the whole group.
+        // pnpm may exit before the node process it started (it does on SIGTERM): wait for it too.
         const deadline = Date.now() + timeoutMs;
-        while (groupAlive(pid)) {
+        while (node !== undefined && alive(node)) {
           if (Date.now() > deadline) {
-            process.kill(-pid, 'SIGKILL');
-            throw new Error(`${stage}: pnpm exited but its processes outlived ${signal}:\n${output}`);
+            killAll(pid, node);
+            throw new Error(`${stage}: pnpm exited but the stage outlived ${signal}:\n${output}`);
           }
           await new Promise((r) => setTimeout(r, 50));
         }

@@ -2,10 +2,10 @@
 // script, exporting to a local OTLP receiver, and takes a closed-loop load of GET / on loopback;
 // the table gives throughput, latency, peak memory and how many of the requests' spans arrived.
 // Numbers, not pass/fail: speed and memory goals live here, never in timed tests.
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
-import { startOtlpReceiver, startStage } from '../harness/index.ts';
+import { serverPid, startOtlpReceiver, startStage } from '../harness/index.ts';
 import { fail, ms, parseOrFail, percentile, positiveInteger, positiveNumber } from './cli.ts';
 
 const TOOL = 'bench';
@@ -23,26 +23,6 @@ interface Result {
   latencies: number[];
   peakRssMb: number | undefined;
   spans: number;
-}
-
-/** The stage's Node process: the descendant of pnpm that runs src/server.ts (pnpm starts it through a shell). */
-function serverPid(pnpmPid: number): number | undefined {
-  const parents = new Map<number, number>();
-  const servers: number[] = [];
-  for (const entry of readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (/(^|\/)node$/.test(argv[0] ?? '') && argv.includes('src/server.ts')) servers.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return servers.find((pid) => {
-    for (let p: number | undefined = pid; p !== undefined && p > 1; p = parents.get(p)) if (p === pnpmPid) return true;
-    return false;
-  });
 }
 
 function peakRssMb(pid: number | undefined): number | undefined {
