@@ -1,7 +1,10 @@
 // Boots step-06 with its real start script and checks what the chapter promises:
 // the app serves, survives its own error, and sends no telemetry anywhere.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureTelemetry, startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage, type StageExit } from '@otel-steps/shared/harness';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { captureTelemetry, listStages, REPO_ROOT, startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage, type StageExit } from '@otel-steps/shared/harness';
 
 describe('step-06: the base case', () => {
   let receiver: OtlpReceiver;
@@ -77,6 +80,27 @@ describe('step-06: responses', () => {
 describe('step-06: bad configuration', () => {
   it('refuses a PORT that is not a number, with a clear message', async () => {
     await expect(startStage('step-06', { env: { PORT: 'abc' }, startTimeoutMs: 15_000 })).rejects.toThrow(/PORT must be an integer between 0 and 65535, got "abc"/);
+  });
+
+  it('names the busy port and the PORT variable when another process holds the port', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const port = String((holder.address() as { port: number }).port);
+    try {
+      const started = startStage('step-06', { env: { PORT: port }, startTimeoutMs: 15_000 });
+      await expect(started).rejects.toThrow(new RegExp(`could not listen on 127\\.0\\.0\\.1:${port}: port ${port} is already in use .*PORT=3031`));
+      await expect(started).rejects.not.toThrow(/EADDRINUSE/);
+    } finally {
+      holder.close();
+    }
+  });
+});
+
+describe('src/server.ts', () => {
+  it('is the same file, byte for byte, in every stage, as this chapter says', () => {
+    const servers = listStages().map((stage) => readFileSync(join(REPO_ROOT, 'steps', stage.name, 'src', 'server.ts'), 'utf8'));
+    expect(servers.length).toBeGreaterThan(1);
+    for (const server of servers) expect(server).toBe(servers[0]);
   });
 });
 

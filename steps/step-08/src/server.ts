@@ -41,6 +41,10 @@ try {
   const address = await app.listen({ port, host });
   console.log(`listening on ${address}`);
 } catch (err) {
-  console.error(`could not listen on ${host}:${port}: ${(err as Error).message}`);
+  const reason =
+    (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+      ? `port ${port} is already in use (another stage still running?); stop it, or choose another port with the PORT variable, e.g. PORT=3031`
+      : (err as Error).message;
+  console.error(`could not listen on ${host}:${port}: ${reason}`);
   process.exit(1);
 }
