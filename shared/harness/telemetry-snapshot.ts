@@ -60,11 +60,11 @@ export interface SnapshotOptions extends Omit<StageOptions, 'otlpEndpoint'> {
 }
 
 /**
- * Runs a stage with its real start script, sends one request per path (GET / and GET /error by
+ * Runs a stage with its real start script, sends one request per path (GET /, GET /error and a 404, GET /nope, by
  * default), stops it with Ctrl+C and renders what it exported, request by request.
  */
 export async function captureTelemetry(stageName: string, options: SnapshotOptions = {}): Promise<string> {
-  const { paths = ['/', '/error'], ...stageOptions } = options;
+  const { paths = ['/', '/error', '/nope'], ...stageOptions } = options;
   let receiver: OtlpReceiver | undefined;
   try {
     receiver = await startOtlpReceiver();

@@ -105,7 +105,7 @@ describe('src/server.ts', () => {
 });
 
 describe('telemetry snapshot', () => {
-  it('matches telemetry.txt, rendered from what the stage really exports for GET / and GET /error', async () => {
+  it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
     await expect(await captureTelemetry('step-06')).toMatchFileSnapshot('../telemetry.txt');
   });
 });

@@ -113,10 +113,20 @@ describe('step-08: stopping', () => {
     expect(exit.code).toBe(0);
     expect(exit.output).toMatch(/telemetry: spans not flushed on exit \(.*ECONNREFUSED/);
   });
+
+  it('says nothing on Ctrl+C when no span is waiting, collector or not', async () => {
+    const receiver = await startOtlpReceiver();
+    const deadEndpoint = receiver.url;
+    await receiver.close();
+    const stage = await startStage('step-08', { otlpEndpoint: deadEndpoint });
+    const exit = await stage.stop('SIGINT');
+    expect(exit.code).toBe(0);
+    expect(exit.output).not.toContain('not flushed');
+  });
 });
 
 describe('telemetry snapshot', () => {
-  it('matches telemetry.txt, rendered from what the stage really exports for GET / and GET /error', async () => {
+  it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
     await expect(await captureTelemetry('step-08')).toMatchFileSnapshot('../telemetry.txt');
   });
 });

@@ -111,7 +111,7 @@ describe('step-11: library instrumentation', () => {
 });
 
 describe('telemetry snapshot', () => {
-  it('matches telemetry.txt, rendered from what the stage really exports for GET / and GET /error', async () => {
+  it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
     await expect(await captureTelemetry('step-11')).toMatchFileSnapshot('../telemetry.txt');
   });
 });

@@ -150,7 +150,7 @@ describe('step-14: Fastify detail without touching the app (pnpm start:fastify)'
 });
 
 describe('telemetry snapshot', () => {
-  it('matches telemetry.txt, rendered from what the stage really exports for GET / and GET /error', async () => {
+  it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
     await expect(await captureTelemetry('step-14')).toMatchFileSnapshot('../telemetry.txt');
   });
 });

@@ -1,0 +1,147 @@
+// Runs what the chapters tell a learner to run, where no stack is needed: every stage's start
+// command and the curl commands next to it, the diffs, and the console output a chapter shows.
+// What needs the collector and backends runs in shared/e2e/docs.e2e.test.ts.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage } from '../harness/index.ts';
+import { REPO_ROOT } from '../harness/stage-runner.ts';
+import { chapterFiles, loadWorkspace } from './check-chapters.ts';
+import { CI_COMMANDS, normalizeConsole, onPort, parseChapter, runnerOf, STAGE_PORT, type Snippet } from './runnable.ts';
+
+const files = chapterFiles(loadWorkspace(REPO_ROOT));
+const parsed = files.map((f) => parseChapter(f));
+const shell = parsed.flatMap((p) => p.shell);
+const where = (s: Snippet): string => `${s.file}:${s.line}: ${s.text}`;
+
+function sh(command: string): { status: number | null; stdout: string; stderr: string } {
+  const run = spawnSync('sh', ['-c', command], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+/** `lines` appear in `output` in this order, other lines in between allowed. */
+function inOrder(lines: string[], output: string[]): string | undefined {
+  let at = 0;
+  for (const line of lines) {
+    const found = output.indexOf(line, at);
+    if (found < 0) return line;
+    at = found + 1;
+  }
+  return undefined;
+}
+
+describe('every command in a chapter is run by some test', () => {
+  it.each(shell.map((s) => [where(s), s] as const))('%s', (_name, snippet) => {
+    const runner = runnerOf(snippet.text);
+    expect(runner.kind, 'no test knows how to run this command: teach shared/docs/runnable.ts').not.toBe('unknown');
+    if (runner.kind === 'ci') expect(readFileSync(join(REPO_ROOT, runner.where), 'utf8')).toContain(snippet.text);
+  });
+
+  it('the chapters give commands of every kind (so the list above is not empty by mistake)', () => {
+    const kinds = new Set(shell.map((s) => runnerOf(s.text).kind));
+    expect([...kinds].sort()).toEqual(expect.arrayContaining(['ci', 'offline', 'script', 'stage', 'stage-curl']));
+  });
+
+  it('every stage URL uses the port the stages really default to', () => {
+    const server = readFileSync(join(REPO_ROOT, 'steps', 'step-06', 'src', 'server.ts'), 'utf8');
+    expect(/const DEFAULT_PORT = (\d+);/.exec(server)?.[1]).toBe(STAGE_PORT);
+    for (const url of parsed.flatMap((p) => p.urls)) {
+      if (/127\.0\.0\.1:(3\d{3})\b/.test(url.text)) expect(url.text, `${url.file}:${url.line}`).toContain(`127.0.0.1:${STAGE_PORT}`);
+    }
+  });
+});
+
+describe('offline commands run and print what their comment says', () => {
+  const offline = shell.filter((s) => runnerOf(s.text).kind === 'offline');
+  it.each(offline.map((s) => [where(s), s] as const))('%s', (_name, snippet) => {
+    const run = sh(snippet.text);
+    expect(run.status, run.stderr).toBe(0);
+    if (/prints nothing/.test(snippet.comment)) expect(run.stdout).toBe('');
+    else expect(run.stdout.trim()).not.toBe('');
+  });
+
+  it.each(shell.filter((s) => runnerOf(s.text).kind === 'script').map((s) => [where(s), s] as const))('%s is the stage script, word for word', (_name, snippet) => {
+    const stage = /^steps\/([^/]+)\//.exec(snippet.file)?.[1];
+    const scripts = JSON.parse(readFileSync(join(REPO_ROOT, 'steps', stage ?? '', 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(Object.values(scripts.scripts)).toContain(snippet.text);
+  });
+});
+
+// Each stage chapter: its start commands run as written, then its curl commands against it.
+for (const chapter of parsed.filter((p) => p.shell.some((s) => runnerOf(s.text).kind === 'stage'))) {
+  const starts = chapter.shell.map((s) => ({ s, r: runnerOf(s.text) })).filter((x) => x.r.kind === 'stage');
+  const curls = chapter.shell.filter((s) => runnerOf(s.text).kind === 'stage-curl');
+  const file = starts[0]!.s.file;
+
+  describe(`${file}: run it, test it`, () => {
+    let receiver: OtlpReceiver;
+    let stage: RunningStage;
+    let port: string;
+
+    beforeAll(async () => {
+      receiver = await startOtlpReceiver();
+      const first = starts[0]!.r as { stage: string; script: string };
+      stage = await startStage(first.stage, { script: first.script, otlpEndpoint: receiver.url });
+      port = new URL(stage.baseUrl).port;
+    });
+
+    afterAll(async () => {
+      await stage?.stop();
+      await receiver?.close();
+    });
+
+    it.each(curls.map((s) => [where(s), s] as const))('%s', (_name, snippet) => {
+      const run = sh(onPort(snippet.text, port));
+      expect(run.status, run.stderr).toBe(0);
+      expect(run.stdout).not.toBe('');
+    });
+
+    // "`/error` answers `500` with `{...}`": the status and body a chapter promises.
+    const markdown = readFileSync(join(REPO_ROOT, file), 'utf8');
+    const claims = [...markdown.matchAll(/`(\/[^`\s]*)` answers `(\d{3})`(?: with `([^`]+)`)?/g)];
+    it.each(claims.map((m) => [m[0], m] as const))('%s', async (_name, match) => {
+      const res = await stage.get(match[1]!);
+      expect(res.status).toBe(Number(match[2]));
+      if (match[3]) expect(res.body).toContain(match[3]);
+    });
+
+    it.each(starts.slice(1).map((x) => [where(x.s), x.r] as const))('%s starts too', async (_name, runner) => {
+      const { stage: name, script } = runner as { stage: string; script: string };
+      const other = await startStage(name, { script, otlpEndpoint: receiver.url });
+      expect((await other.get('/')).status).toBe(200);
+      expect((await other.stop()).code).toBe(0);
+    });
+  });
+}
+
+describe('console output a chapter shows is the real output', () => {
+  const blocks = parsed.flatMap((p) => p.consoleBlocks);
+  it('there is at least one such block', () => {
+    expect(blocks.length).toBeGreaterThan(0);
+  });
+
+  it.each(blocks.map((b) => [`${b.file}:${b.line} (${b.request})`, b] as const))('%s', async (_name, block) => {
+    const stageName = /^steps\/([^/]+)\//.exec(block.file)![1]!;
+    const receiver = await startOtlpReceiver();
+    try {
+      const stage = await startStage(stageName, { otlpEndpoint: receiver.url });
+      const before = stage.output().length;
+      await stage.get(block.request.slice(4));
+      const exit = await stage.stop();
+      const missing = inOrder(normalizeConsole(block.lines.join('\n')), normalizeConsole(exit.output.slice(before)));
+      expect(missing, `this line of the chapter's console block is not in what the stage printed:\n${exit.output.slice(before)}`).toBeUndefined();
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
+describe('docs:sync', () => {
+  it('would change nothing: every telemetry block already equals its telemetry.txt', () => {
+    // check-chapters reports any difference with "run pnpm docs:sync"; here the tool itself runs
+    // on a copy and must leave it as it is.
+    const out = execFileSync(process.execPath, ['shared/docs/sync-chapters.ts', '--check'], { cwd: REPO_ROOT, encoding: 'utf8' });
+    expect(out).toBe('');
+  });
+});
