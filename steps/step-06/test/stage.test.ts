@@ -71,9 +71,11 @@ describe('step-06: responses', () => {
     expect(JSON.parse(res.body)).toEqual({ status: 'ok' });
   });
 
-  it('answers 404 for an unknown path and keeps serving', async () => {
+  it('answers 404 for an unknown path, prints nothing about it, and keeps serving', async () => {
+    const before = stage.output();
     expect((await stage.get('/nope')).status).toBe(404);
     expect((await stage.get('/')).status).toBe(200);
+    expect(stage.output()).toBe(before);
   });
 });
 

@@ -48,6 +48,11 @@ describe('step-11: library instrumentation', () => {
     expect(receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(3);
   });
 
+  it('prints each span on the console as it ends: the handler first, the server span last', () => {
+    const printed = [...exit.output.matchAll(/^  name: '([^']+)',$/gm)].map((m) => m[1]);
+    expect(printed.slice(0, 3)).toEqual(['handler - hello', 'request', 'GET /']);
+  });
+
   it('names the service in the resource', () => {
     for (const span of receiver.spans) expect(span.resource['service.name']).toBe(SERVICE_NAME);
   });

@@ -82,6 +82,19 @@ describe('step-14: zero-code (pnpm start)', () => {
   it('prints the spans to the console too (OTEL_TRACES_EXPORTER=otlp,console)', () => {
     expect(exit.output).toMatch(/name: 'GET'/);
   });
+
+  it('keeps the resource short: service, host and SDK only (OTEL_NODE_RESOURCE_DETECTORS=env,host)', () => {
+    const keys = new Set(receiver.spans.flatMap((s) => Object.keys(s.resource)));
+    expect([...keys].sort()).toEqual(['host.arch', 'host.id', 'host.name', 'service.name', 'telemetry.sdk.language', 'telemetry.sdk.name', 'telemetry.sdk.version']);
+    expect(exit.output).not.toContain('process.command_args');
+  });
+
+  it("puts the failing request's trace_id and span_id into Fastify's error log line", () => {
+    const failed = serverSpans(receiver).find((s) => s.attributes['url.path'] === '/error')!;
+    const logLine = exit.output.split('\n').find((l) => l.startsWith('{"level":50'));
+    expect(logLine, 'the error log line').toBeDefined();
+    expect(JSON.parse(logLine!)).toMatchObject({ trace_id: failed.traceId, span_id: failed.spanId, req: { url: '/error' } });
+  });
 });
 
 describe('step-14: the environment decides', () => {
