@@ -53,7 +53,8 @@ describe('every command in a chapter is run by some test', () => {
 });
 
 describe('offline commands run and print what their comment says', () => {
-  const offline = shell.filter((s) => runnerOf(s.text).kind === 'offline');
+  // Each distinct command once, under the first place a chapter gives it.
+  const offline = shell.filter((s, i) => runnerOf(s.text).kind === 'offline' && shell.findIndex((o) => o.text === s.text) === i);
   it.each(offline.map((s) => [where(s), s] as const))('%s', (_name, snippet) => {
     const run = sh(snippet.text);
     expect(run.status, run.stderr).toBe(0);
@@ -106,6 +107,20 @@ for (const chapter of parsed.filter((p) => p.shell.some((s) => runnerOf(s.text).
       if (match[3]) expect(res.body).toContain(match[3]);
     });
 
+    // The block after <!-- console: GET /error --> must be what the terminal really shows.
+    it.each(chapter.consoleBlocks.map((b) => [`${b.file}:${b.line} console output of ${b.request}`, b] as const))('%s', async (_name, block) => {
+      const before = stage.output().length;
+      await stage.get(block.request.slice(4));
+      const expected = normalizeConsole(block.lines.join('\n'));
+      // The console exporter prints as the span ends; the pipe may deliver it a moment later.
+      let missing: string | undefined = expected[0];
+      for (let tries = 0; tries < 40 && missing !== undefined; tries++) {
+        await new Promise((r) => setTimeout(r, 50));
+        missing = inOrder(expected, normalizeConsole(stage.output().slice(before)));
+      }
+      expect(missing, `this line of the chapter's console block is not in what the stage printed:\n${stage.output().slice(before)}`).toBeUndefined();
+    });
+
     it.each(starts.slice(1).map((x) => [where(x.s), x.r] as const))('%s starts too', async (_name, runner) => {
       const { stage: name, script } = runner as { stage: string; script: string };
       const other = await startStage(name, { script, otlpEndpoint: receiver.url });
@@ -115,25 +130,9 @@ for (const chapter of parsed.filter((p) => p.shell.some((s) => runnerOf(s.text).
   });
 }
 
-describe('console output a chapter shows is the real output', () => {
-  const blocks = parsed.flatMap((p) => p.consoleBlocks);
-  it('there is at least one such block', () => {
-    expect(blocks.length).toBeGreaterThan(0);
-  });
-
-  it.each(blocks.map((b) => [`${b.file}:${b.line} (${b.request})`, b] as const))('%s', async (_name, block) => {
-    const stageName = /^steps\/([^/]+)\//.exec(block.file)![1]!;
-    const receiver = await startOtlpReceiver();
-    try {
-      const stage = await startStage(stageName, { otlpEndpoint: receiver.url });
-      const before = stage.output().length;
-      await stage.get(block.request.slice(4));
-      const exit = await stage.stop();
-      const missing = inOrder(normalizeConsole(block.lines.join('\n')), normalizeConsole(exit.output.slice(before)));
-      expect(missing, `this line of the chapter's console block is not in what the stage printed:\n${exit.output.slice(before)}`).toBeUndefined();
-    } finally {
-      await receiver.close();
-    }
+describe('console output a chapter shows', () => {
+  it('is checked somewhere: the chapters have at least one such block', () => {
+    expect(parsed.flatMap((p) => p.consoleBlocks).length).toBeGreaterThan(0);
   });
 });
 

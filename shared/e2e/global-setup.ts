@@ -1,6 +1,10 @@
-// Brings up the backends for `pnpm test:e2e`: the native stack (built once, cached), or, with
-// E2E_STACK=running, whatever stack is already up (the compose one in users' CI).
-import { buildStack, checkPrerequisites, startStack, URLS } from '../tools/stack-lib.ts';
+// Brings up the backends for `pnpm test:e2e` the way a learner does: it runs `pnpm stack:native`
+// (built once, cached) and stops it with Ctrl+C (SIGINT) at the end. With E2E_STACK=running it uses
+// whatever stack is already up instead (the compose one, in users' CI).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { REPO_ROOT } from '../harness/stage-runner.ts';
+import { URLS } from '../tools/stack-lib.ts';
 
 const HEALTH = {
   collector: URLS.collectorHealth,
@@ -9,17 +13,22 @@ const HEALTH = {
   Prometheus: URLS.prometheusReady,
 };
 
+async function down(): Promise<string[]> {
+  const down: string[] = [];
+  for (const [name, url] of Object.entries(HEALTH)) {
+    const ok = await fetch(url, { signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false);
+    if (!ok) down.push(`${name} (${url})`);
+  }
+  return down;
+}
+
 async function assertRunning(timeoutMs = 60_000): Promise<void> {
   // A stack that was just started may need a few seconds before every health check answers.
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const down: string[] = [];
-    for (const [name, url] of Object.entries(HEALTH)) {
-      const ok = await fetch(url, { signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false);
-      if (!ok) down.push(`${name} (${url})`);
-    }
-    if (down.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`E2E_STACK=running, but these do not answer: ${down.join(', ')}. Start a stack first: pnpm stack:up`);
+    const missing = await down();
+    if (missing.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`E2E_STACK=running, but these do not answer: ${missing.join(', ')}. Start a stack first: pnpm stack:up`);
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
@@ -29,9 +38,31 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     await assertRunning();
     return undefined;
   }
-  const prerequisites = checkPrerequisites();
-  if (prerequisites.message) throw new Error(prerequisites.message);
-  const log = (line: string): void => console.log(`[stack] ${line}`);
-  const stack = await startStack({ binaries: await buildStack({ log }), log });
-  return () => stack.stop();
+  const child = spawn('pnpm', ['stack:native'], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = once(child, 'exit');
+  let output = '';
+  const relay = (chunk: Buffer): void => {
+    output += chunk.toString();
+    for (const line of chunk.toString().split('\n')) if (line.trim()) console.log(`[stack] ${line}`);
+  };
+  child.stdout.on('data', relay);
+  child.stderr.on('data', relay);
+  // The tool prints "Press Ctrl+C to stop." once every process answers its health check.
+  await Promise.race([
+    new Promise<void>((resolve) => {
+      const check = (): void => void (output.includes('Press Ctrl+C to stop.') && resolve());
+      child.stdout.on('data', check);
+    }),
+    exited.then(([code]) => {
+      throw new Error(`pnpm stack:native exited (code ${code}) before the stack was up:\n${output}`);
+    }),
+  ]);
+  return async () => {
+    // Ctrl+C, as in a terminal: the tool stops the collector first, then the backends.
+    if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT');
+    await exited;
+    // pnpm may return before the tool has stopped every process: wait until nothing answers.
+    const deadline = Date.now() + 30_000;
+    while ((await down()).length < Object.keys(HEALTH).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+  };
 }
