@@ -1,9 +1,13 @@
+import { availableParallelism } from 'node:os';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['steps/*/test/**/*.test.ts', 'shared/**/*.test.ts'],
     exclude: ['**/node_modules/**', '**/*.e2e.test.ts'],
+    // Most test files wait on the processes they boot (pnpm, node, curl) rather than use a core:
+    // one worker per core plus one, where vitest's default would leave one core idle.
+    maxWorkers: availableParallelism() + 1,
     // Each stage test boots real processes (pnpm, node); give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,

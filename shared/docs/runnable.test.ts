@@ -15,6 +15,11 @@ const parsed = files.map((f) => parseChapter(f));
 const shell = parsed.flatMap((p) => p.shell);
 const where = (s: Snippet): string => `${s.file}:${s.line}: ${s.text}`;
 
+function allScripts(): string[] {
+  const packages = ['package.json', ...[...loadWorkspace(REPO_ROOT).stages.keys()].map((name) => `steps/${name}/package.json`)];
+  return packages.flatMap((p) => Object.values((JSON.parse(readFileSync(join(REPO_ROOT, p), 'utf8')) as { scripts: Record<string, string> }).scripts));
+}
+
 function sh(command: string): { status: number | null; stdout: string; stderr: string } {
   const run = spawnSync('sh', ['-c', command], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
   return { status: run.status, stdout: run.stdout, stderr: run.stderr };
@@ -36,6 +41,16 @@ describe('every command in a chapter is run by some test', () => {
     const runner = runnerOf(snippet.text);
     expect(runner.kind, 'no test knows how to run this command: teach shared/docs/runnable.ts').not.toBe('unknown');
     if (runner.kind === 'ci') expect(readFileSync(join(REPO_ROOT, runner.where), 'utf8')).toContain(snippet.text);
+  });
+
+  // Commands named in running text: the same rules, and a start script named in full or in part
+  // must be (part of) a real package.json script.
+  const inline = parsed.flatMap((p) => p.inline).filter((s, i, all) => all.findIndex((o) => o.text === s.text) === i);
+  it.each(inline.map((s) => [`named in text: ${where(s)}`, s] as const))('%s', (_name, snippet) => {
+    const runner = runnerOf(snippet.text);
+    expect(runner.kind, 'no test knows how to run this command: teach shared/docs/runnable.ts').not.toBe('unknown');
+    if (runner.kind === 'ci') expect(readFileSync(join(REPO_ROOT, runner.where), 'utf8')).toContain(snippet.text.replace(/ <service>$/, ''));
+    if (runner.kind === 'script') expect(allScripts().some((script) => script.includes(snippet.text))).toBe(true);
   });
 
   it('the chapters give commands of every kind (so the list above is not empty by mistake)', () => {

@@ -40,6 +40,10 @@ export const CI_COMMANDS: Record<string, string> = {
   'pnpm test:e2e': '.ci/run',
   'pnpm test': '.ci/run',
   'pnpm docs:sync': 'shared/docs/runnable.test.ts',
+  'pnpm install': 'README.md',
+  'pnpm stages': 'shared/tools/setup.test.ts',
+  'pnpm traffic': 'shared/tools/traffic.test.ts',
+  'pnpm bench': 'shared/tools/bench.test.ts',
 };
 
 export interface ConsoleBlock {
@@ -52,6 +56,8 @@ export interface ConsoleBlock {
 
 interface Parsed {
   shell: Snippet[];
+  /** Commands named in running text (`pnpm bench`), outside code blocks. */
+  inline: Snippet[];
   promql: Snippet[];
   urls: Snippet[];
   setup: Snippet[];
@@ -60,7 +66,7 @@ interface Parsed {
 
 export function parseChapter(path: string, markdown = readFileSync(path, 'utf8')): Parsed {
   const file = relative(REPO_ROOT, path);
-  const parsed: Parsed = { shell: [], promql: [], urls: [], setup: [], consoleBlocks: [] };
+  const parsed: Parsed = { shell: [], inline: [], promql: [], urls: [], setup: [], consoleBlocks: [] };
   let fence: string | undefined;
   let setupNext = false;
   let inSetup = false;
@@ -85,6 +91,7 @@ export function parseChapter(path: string, markdown = readFileSync(path, 'utf8')
       const consoleMark = /<!--\s*console:\s*(GET \S+)\s*-->/.exec(raw);
       if (consoleMark) consoleNext = consoleMark[1];
       for (const [, url] of raw.matchAll(/<(https?:\/\/[^>\s]+)>/g)) parsed.urls.push({ file, line, text: url!, comment: '' });
+      for (const [, code] of raw.matchAll(/`((?:pnpm|node|npm|curl|git) [^`]+)`/g)) parsed.inline.push({ file, line, text: code!, comment: '' });
       return;
     }
     const text = raw.replace(/\s+#\s.*$/, '').trim();
@@ -107,6 +114,9 @@ export function runnerOf(command: string): Runner {
     if (STACK_PORTS.some((port) => url.includes(`127.0.0.1:${port}`))) return { kind: 'stack' };
   }
   if (/^pnpm traces \S+$/.test(command)) return { kind: 'stack' };
+  // The tool named in running text, with a placeholder: run for real by the e2e tests above.
+  if (/^pnpm traces( <service>)?$/.test(command)) return { kind: 'ci', where: 'shared/e2e/docs.e2e.test.ts' };
+  if (command === 'node --version') return { kind: 'ci', where: 'shared/tools/runtime.ts' };
   // A start script shown in full: the test checks it is the stage's package.json script, word for word.
   if (words[0] === 'node') return { kind: 'script' };
   if (/^pnpm diff( |$)/.test(command) || command === 'pnpm stages' || command.startsWith('git diff --no-index ')) return { kind: 'offline' };

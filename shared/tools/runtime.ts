@@ -1,6 +1,6 @@
 // Runs after `pnpm install` (the root postinstall script): says which Node.js runs the tutorial.
 // Scripts find `node` in node_modules/.bin first, so they run on the pinned `node` package
-// whatever `node -v` says in your shell; this line makes that visible instead of surprising.
+// whatever `node --version` says in your shell; this line makes that visible instead of surprising.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
