@@ -43,7 +43,7 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   let output = '';
   const relay = (chunk: Buffer): void => {
     output += chunk.toString();
-    for (const line of chunk.toString().split('\n')) if (line.trim()) console.log(`[stack] ${line}`);
+    for (const line of chunk.toString().split('\n')) if (line.trim()) console.log(line.startsWith('[stack]') ? line : `[stack] ${line}`);
   };
   child.stdout.on('data', relay);
   child.stderr.on('data', relay);
