@@ -98,6 +98,18 @@ describe('step-06: bad configuration', () => {
   });
 });
 
+describe('step-06: where it listens', () => {
+  it('prints the address it is really bound to, not always 127.0.0.1', async () => {
+    const stage = await startStage('step-06', { env: { HOST: '::1' } });
+    try {
+      expect(stage.baseUrl).toMatch(/^http:\/\/\[::1\]:\d+$/);
+      expect((await stage.get('/')).status).toBe(200);
+    } finally {
+      await stage.stop();
+    }
+  });
+});
+
 describe('src/server.ts', () => {
   it('is the same file, byte for byte, in every stage, as this chapter says', () => {
     const servers = listStages().map((stage) => readFileSync(join(REPO_ROOT, 'steps', stage.name, 'src', 'server.ts'), 'utf8'));

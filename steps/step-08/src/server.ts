@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net';
 import { buildApp } from './app.ts';
 
 // 3030 rather than 5000 (taken by the macOS AirPlay receiver) or 8080 (taken by half of all dev tools).
@@ -36,10 +37,16 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
 }
 process.once('SIGINT', shutdown);
 process.once('SIGTERM', shutdown);
+// Closing the terminal window: without a handler, Node exits at once and loses what is pending.
+process.once('SIGHUP', shutdown);
 
 try {
-  const address = await app.listen({ port, host });
-  console.log(`listening on ${address}`);
+  await app.listen({ port, host });
+  // What the socket is really bound to: with HOST=0.0.0.0 that is every interface, not 127.0.0.1.
+  const bound = app.server.address() as AddressInfo;
+  const everywhere = bound.address === '0.0.0.0' || bound.address === '::';
+  const shown = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
+  console.log(`listening on http://${shown}:${bound.port}${everywhere ? ' (every network interface: other machines can reach it)' : ''}`);
 } catch (err) {
   const reason =
     (err as NodeJS.ErrnoException).code === 'EADDRINUSE'

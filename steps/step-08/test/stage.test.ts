@@ -90,6 +90,16 @@ describe('step-08: manual spans', () => {
 });
 
 describe('step-08: stopping', () => {
+  it('flushes pending spans on SIGHUP, when the terminal window is closed', async () => {
+    const { receiver, exit } = await runAndStop('SIGHUP', ['/', '/error']);
+    try {
+      expect(exit.output).toContain('SIGHUP received, closing the server');
+      expect(receiver.spans.map((s) => s.name).sort()).toEqual(['fail', 'hello']);
+    } finally {
+      await receiver.close();
+    }
+  });
+
   it('flushes pending spans on SIGTERM too', async () => {
     const { receiver, exit } = await runAndStop('SIGTERM', ['/', '/error']);
     try {

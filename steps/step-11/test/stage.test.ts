@@ -115,6 +115,21 @@ describe('step-11: library instrumentation', () => {
   });
 });
 
+describe('step-11: closing the terminal', () => {
+  it('flushes every pending span on SIGHUP, as on Ctrl+C', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const stage = await startStage('step-11', { otlpEndpoint: receiver.url });
+      for (let i = 0; i < 30; i++) await stage.get('/');
+      const exit = await stage.stop('SIGHUP');
+      expect(exit.output).toContain('SIGHUP received, closing the server');
+      expect(receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(30);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
 describe('telemetry snapshot', () => {
   it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
     await expect(await captureTelemetry('step-11')).toMatchFileSnapshot('../telemetry.txt');

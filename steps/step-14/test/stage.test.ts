@@ -109,6 +109,21 @@ describe('step-14: the environment decides', () => {
   });
 });
 
+describe('step-14: closing the terminal', () => {
+  it('flushes every pending span on SIGHUP, even with batches held for a minute', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      const stage = await startStage('step-14', { otlpEndpoint: receiver.url, env: HOLD_BATCHES });
+      for (let i = 0; i < 10; i++) await stage.get('/');
+      const exit = await stage.stop('SIGHUP');
+      expect(exit.output).toContain('SIGHUP received, closing the server');
+      expect(serverSpans(receiver)).toHaveLength(10);
+    } finally {
+      await receiver.close();
+    }
+  });
+});
+
 describe('step-14: secrets', () => {
   it('exports no Authorization or Cookie value, neither over OTLP nor to the console', async () => {
     const receiver = await startOtlpReceiver();
