@@ -65,6 +65,8 @@ export interface OtlpReceiver {
   readonly metrics: ReceivedMetric[];
   readonly logs: ReceivedLog[];
   readonly requests: ReceivedRequest[];
+  /** false: answer every export with 503, as a collector that is up but cannot take data does. */
+  setAvailable(available: boolean): void;
   /** Resolves once `check` returns a truthy value, polling as exports arrive; rejects after `timeoutMs`. */
   waitFor<T>(check: () => T | undefined | null | false, what: string, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
@@ -196,7 +198,14 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   const requests: ReceivedRequest[] = [];
   const waiters = new Set<() => void>();
 
+  let unavailable = false;
+
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (unavailable) {
+      // What a collector that is up but cannot take data answers: retryable, nothing accepted.
+      res.writeHead(503, { 'content-type': 'text/plain' }).end('OTLP receiver: unavailable on purpose\n');
+      return;
+    }
     const signal = PATHS[(req.url ?? '').split('?')[0] ?? ''];
     if (req.method !== 'POST' || !signal) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('OTLP receiver: POST /v1/traces, /v1/metrics or /v1/logs\n');
@@ -234,6 +243,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     metrics,
     logs,
     requests,
+    setAvailable(available: boolean): void {
+      unavailable = !available;
+    },
     waitFor<T>(check: () => T | undefined | null | false, what: string, timeoutMs = 15_000): Promise<T> {
       return new Promise<T>((resolve, reject) => {
         const attempt = (): boolean => {
