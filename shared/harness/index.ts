@@ -4,3 +4,4 @@ export { serverPid, startStage, REPO_ROOT } from './stage-runner.ts';
 export type { RunningStage, StageExit, StageOptions, StageResponse } from './stage-runner.ts';
 export { captureTelemetry, renderSpanTrees } from './telemetry-snapshot.ts';
 export { listStages } from '../tools/stages.ts';
+export { describeEnvironmentConventions } from './conventions.ts';

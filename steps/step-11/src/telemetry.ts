@@ -4,60 +4,163 @@
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  AlwaysOnSampler,
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  ParentBasedSampler,
+  SimpleSpanProcessor,
+  TracerProvider,
+  type ReadableSpan,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace';
+import { ATTR_SERVICE_NAME, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
 
-const provider = new TracerProvider({
-  resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'step-11-contrib' }),
-  spanProcessors: [
-    // To the collector, in batches. The endpoint defaults to http://localhost:4318/v1/traces;
-    // OTEL_EXPORTER_OTLP_ENDPOINT overrides it. With no collector running, exports fail quietly,
-    // and the short timeout (default 10 s, retries included) keeps Ctrl+C from hanging on them.
-    new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ timeoutMillis: 2_000 }) }),
-    // To this terminal, one span at a time, so each request shows up as soon as it ends.
-    new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }),
-  ],
-});
-
-// SDK 3 has no provider.register(): the three globals are set one by one.
-trace.setGlobalTracerProvider(provider);
-// Keeps the active span across awaits, so spans started later find their parent.
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-// Reads and writes the W3C traceparent header, so a caller's trace continues into this app.
-propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+// The standard OTEL_* variables, checked first: see the end of this file.
+const env = readEnvironment();
+let exiting = false;
 
 // Health checks arrive every few seconds from load balancers; their traces would bury real traffic.
 const HEALTH_CHECK = '/healthz';
+const SECRET_QUERY_PARAMS = [
+  ...['sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature', 'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token'],
+  ...['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'signature', 'auth'],
+];
 
-registerInstrumentations({
-  tracerProvider: provider,
-  instrumentations: [
-    // One SERVER span per request, named after the method and route (GET /), with the stable
-    // HTTP semantic conventions: http.request.method, http.route, http.response.status_code.
-    new HttpInstrumentation({
-      ignoreIncomingRequestHook: (request) => request.url?.split('?')[0] === HEALTH_CHECK,
-      // Headers become attributes only when listed here. Authorization and Cookie never are:
-      // an allowlist cannot leak a secret that nobody thought of adding to a denylist.
-      headersToSpanAttributes: {
-        server: { requestHeaders: ['user-agent', 'x-request-id'] },
-      },
-    }),
-    // Fastify's request lifecycle, as children of the HTTP span: the request, each hook and the
-    // route handler (named after its function). It listens on diagnostics_channel, so it needs
-    // no ESM loader hook, and registerOnInitialization adds its plugin to every Fastify instance.
-    new FastifyOtelInstrumentation({ registerOnInitialization: true, ignorePaths: HEALTH_CHECK }),
-  ],
-});
+if (!env.disabled) {
+  const spanProcessors: SpanProcessor[] = [];
+  if (env.exporters.includes('otlp')) {
+    // To the collector, in batches. The endpoint defaults to http://localhost:4318/v1/traces;
+    // OTEL_EXPORTER_OTLP_ENDPOINT overrides it. The short timeout (default 10 s, retries
+    // included) keeps Ctrl+C from hanging when no collector runs.
+    const otlp = new OTLPTraceExporter({ timeoutMillis: 2_000 });
+    spanProcessors.push(new BatchSpanProcessor({ exporter: loud(otlp, env.endpoint) }));
+  }
+  if (env.exporters.includes('console')) {
+    // To this terminal, one span at a time, so each request shows up as soon as it ends.
+    spanProcessors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
+  }
 
-// server.ts closes the app on SIGINT (Ctrl+C) and SIGTERM and then lets the event loop drain.
-// 'beforeExit' fires at that point, after the last request's span has ended: flush the batch
-// that is still waiting, or up to five seconds of spans are lost on every stop.
-process.once('beforeExit', () => {
-  // Telemetry must never turn a clean stop into a crash: report the failure and move on.
-  provider.shutdown().catch((err: Error) => console.warn(`telemetry: spans not flushed on exit (${err.message})`));
-});
+  const provider = new TracerProvider({
+    // step-11-contrib unless OTEL_SERVICE_NAME (or OTEL_RESOURCE_ATTRIBUTES) says otherwise.
+    resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: 'step-11-contrib' }).merge(detectResources({ detectors: [envDetector] })),
+    // A caller that sends `traceparent` with the sampled flag off must not be able to switch
+    // tracing off here: this app samples every request that reaches it, errors included.
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler(), remoteParentNotSampled: new AlwaysOnSampler() }),
+    // A 15 KB URL must not become a 15 KB attribute: values are cut at 1 KiB, and a span keeps at
+    // most 64 attributes (these spans carry about a dozen).
+    spanLimits: { attributeValueLengthLimit: 1024, attributeCountLimit: 64 },
+    spanProcessors,
+  });
+
+  // SDK 3 has no provider.register(): the three globals are set one by one.
+  trace.setGlobalTracerProvider(provider);
+  // Keeps the active span across awaits, so spans started later find their parent.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  // Reads and writes the W3C traceparent header, so a caller's trace continues into this app.
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+
+  registerInstrumentations({
+    tracerProvider: provider,
+    instrumentations: [
+      // One SERVER span per request, named after the method and route (GET /), with the stable
+      // HTTP semantic conventions: http.request.method, http.route, http.response.status_code.
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => request.url?.split('?')[0] === HEALTH_CHECK,
+        // Headers become attributes only when listed here. Authorization and Cookie never are:
+        // an allowlist cannot leak a secret that nobody thought of adding to a denylist.
+        headersToSpanAttributes: {
+          server: { requestHeaders: ['user-agent', 'x-request-id'] },
+        },
+        // url.query keeps the query string, with these values replaced by REDACTED: the
+        // semantic conventions' own list (signed URLs) and the names secrets usually go by.
+        redactedQueryParamsServer: SECRET_QUERY_PARAMS,
+      }),
+      // Fastify's request lifecycle, as children of the HTTP span: the request, each hook and the
+      // route handler (named after its function). It listens on diagnostics_channel, so it needs
+      // no ESM loader hook, and registerOnInitialization adds its plugin to every Fastify instance.
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        ignorePaths: HEALTH_CHECK,
+        // It records the raw request URL, query string and all, as url.path: keep the path only.
+        requestHook: (span, request) => span.setAttribute(ATTR_URL_PATH, request.url.split('?')[0]!),
+      }),
+    ],
+  });
+
+  // server.ts closes the app on SIGINT (Ctrl+C), SIGTERM and SIGHUP and then lets the event loop
+  // drain. 'beforeExit' fires at that point, after the last request's span has ended: flush the
+  // batch that is still waiting, or up to five seconds of spans are lost on every stop.
+  process.once('beforeExit', () => {
+    exiting = true;
+    // Telemetry must never turn a clean stop into a crash: report the failure and move on.
+    provider.shutdown().catch((err: Error) => console.warn(`telemetry: spans not flushed on exit (${err.message})`));
+  });
+}
+
+/**
+ * Wraps an exporter so that it says once when exports start failing and once when they work
+ * again, instead of dropping spans in silence while the collector is down; never a line per span.
+ */
+function loud(exporter: SpanExporter, endpoint: string): SpanExporter {
+  let failing = false;
+  return {
+    export(spans: ReadableSpan[], done: (result: ExportResult) => void): void {
+      exporter.export(spans, (result) => {
+        const ok = result.code === ExportResultCode.SUCCESS;
+        // On the way out the flush reports its own failure, once.
+        if (!ok && !failing && !exiting) console.warn(`telemetry: cannot export spans to ${endpoint} (${result.error?.message ?? 'failed'}); they are dropped until it answers`);
+        if (ok && failing) console.warn(`telemetry: exporting spans to ${endpoint} again`);
+        failing = !ok;
+        done(result);
+      });
+    },
+    shutdown: () => exporter.shutdown(),
+    forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
+  };
+}
+
+/**
+ * The environment variables every OpenTelemetry SDK honours. SDK 3's TracerProvider reads none of
+ * them, so this stage does, and refuses a bad value at start instead of guessing.
+ */
+function readEnvironment(): { disabled: boolean; exporters: string[]; endpoint: string } {
+  const stop = (name: string, why: string): never => {
+    console.error(`telemetry: ${name}=${JSON.stringify(process.env[name])} ${why}`);
+    process.exit(1);
+  };
+  const value = (name: string): string | undefined => process.env[name]?.trim();
+
+  const disabled = value('OTEL_SDK_DISABLED')?.toLowerCase() ?? '';
+  if (!['', 'true', 'false'].includes(disabled)) stop('OTEL_SDK_DISABLED', 'is neither true nor false');
+
+  // This stage's default prints to the terminal as well as sending to the collector.
+  const exporters = (value('OTEL_TRACES_EXPORTER') || 'otlp,console').split(',').map((e) => e.trim());
+  const unknown = exporters.filter((e) => !['otlp', 'console', 'none'].includes(e));
+  if (unknown.length > 0) stop('OTEL_TRACES_EXPORTER', `names an exporter this stage does not have (${unknown.join(', ')}): use otlp, console, both (otlp,console) or none`);
+
+  if (process.env.OTEL_SERVICE_NAME !== undefined && value('OTEL_SERVICE_NAME') === '') stop('OTEL_SERVICE_NAME', 'is empty: name the service, or unset the variable');
+
+  // A mistyped endpoint must not send spans somewhere else without a word.
+  let endpoint = 'http://localhost:4318/v1/traces';
+  const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const full = value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  for (const [name, url] of [['OTEL_EXPORTER_OTLP_ENDPOINT', base], ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', full]] as const) {
+    if (url === undefined || url === '') continue;
+    if (!URL.canParse(url) || !['http:', 'https:'].includes(new URL(url).protocol)) stop(name, 'is not an absolute http:// or https:// URL');
+  }
+  if (base) {
+    if (/\/v1\/traces\/?$/.test(new URL(base).pathname)) {
+      stop('OTEL_EXPORTER_OTLP_ENDPOINT', 'ends in /v1/traces, which the exporter adds itself: give the base URL (http://host:4318), or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT to the full URL');
+    }
+    endpoint = `${base.replace(/\/$/, '')}/v1/traces`;
+  }
+  if (full) endpoint = full;
+  return { disabled: disabled === 'true', exporters: exporters.includes('none') ? [] : exporters, endpoint };
+}

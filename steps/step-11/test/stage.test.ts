@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   captureTelemetry,
+  describeEnvironmentConventions,
   SpanKind,
   StatusCode,
   startOtlpReceiver,
@@ -115,6 +116,59 @@ describe('step-11: library instrumentation', () => {
   });
 });
 
+describe('step-11: what a stranger can send', () => {
+  const SECRETS = ['tok-SECRET-1', 'pw-SECRET-2', 'key-SECRET-3'];
+  let receiver: OtlpReceiver;
+  let exit: StageExit;
+  const server = (path: string): ReceivedSpan => receiver.spans.find((s) => s.kind === SpanKind.SERVER && s.attributes['url.path'] === path)!;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    const stage = await startStage('step-11', { otlpEndpoint: receiver.url });
+    await stage.get(`/?token=${SECRETS[0]}&password=${SECRETS[1]}&lang=en`);
+    // A caller that asks for no tracing (sampled flag 00) on a request that fails.
+    await stage.get(`/error?api_key=${SECRETS[2]}`, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' });
+    await stage.get(`/${'x'.repeat(15_000)}`);
+    exit = await stage.stop('SIGINT');
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+  });
+
+  it('masks secret query values in url.query, and keeps the rest', () => {
+    expect(server('/').attributes['url.query']).toBe('token=REDACTED&password=REDACTED&lang=en');
+    expect(server('/error').attributes['url.query']).toBe('api_key=REDACTED');
+  });
+
+  it('keeps the query string out of url.path on the Fastify request span', () => {
+    const request = receiver.spans.find((s) => s.name === 'request' && s.attributes['http.route'] === '/')!;
+    expect(request.attributes['url.path']).toBe('/');
+  });
+
+  it('lets no secret reach OTLP, the console, or the error log line', () => {
+    const exported = JSON.stringify(receiver.spans, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+    for (const secret of SECRETS) {
+      expect(exported).not.toContain(secret);
+      expect(exit.output).not.toContain(secret);
+    }
+    expect(exit.output).toContain('"url":"/error?api_key=REDACTED"');
+  });
+
+  it('still records the failing request whose caller sent sampled=00, as an error', () => {
+    const failed = server('/error');
+    expect(failed.status.code).toBe(StatusCode.ERROR);
+    // It continues the caller's trace: the parent-based sampler only overrides the "do not sample".
+    expect(failed.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
+  });
+
+  it('cuts a 15 KB URL down to 1 KiB in every attribute', () => {
+    const long = receiver.spans.filter((s) => String(s.attributes['url.path'] ?? '').startsWith('/xxx'));
+    expect(long.length).toBeGreaterThan(0);
+    for (const span of long) for (const value of Object.values(span.attributes)) expect(String(value).length).toBeLessThanOrEqual(1024);
+  });
+});
+
 describe('step-11: closing the terminal', () => {
   it('flushes every pending span on SIGHUP, as on Ctrl+C', async () => {
     const receiver = await startOtlpReceiver();
@@ -129,6 +183,8 @@ describe('step-11: closing the terminal', () => {
     }
   });
 });
+
+describeEnvironmentConventions('step-11', { span: 'GET /' });
 
 describe('telemetry snapshot', () => {
   it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
