@@ -1,25 +1,28 @@
 // The promises every instrumented stage makes about the standard OTEL_* variables and about lost
 // telemetry, as one suite each stage's test calls: the same checks, whichever way the stage sets
 // up the SDK (by hand in 08 and 11, from the environment in 14).
-import { describe, expect, it } from 'vitest';
+import { describe, expect as expectOutside, it } from 'vitest';
 import { startOtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
 import { startStage, type StageExit } from './stage-runner.ts';
 
 export interface ConventionOptions {
   /** Name of the span `GET /` produces in this stage. */
   span: string;
-  /** Extra environment for every run, e.g. a shorter batch delay where the stage reads one. */
+  /** Extra environment for every run. */
   env?: Record<string, string>;
 }
 
-export function describeEnvironmentConventions(stageName: string, { span, env: baseEnv = {} }: ConventionOptions): void {
+export function describeEnvironmentConventions(stageName: string, { span, env = {} }: ConventionOptions): void {
+  // Batches every half second (OTEL_BSP_SCHEDULE_DELAY, which every stage honours), so that
+  // failing and recovering exports show up quickly.
+  const baseEnv = { OTEL_BSP_SCHEDULE_DELAY: '500', ...env };
   const named = (spans: ReceivedSpan[]): ReceivedSpan[] => spans.filter((s) => s.name === span);
 
   async function exported(env: Record<string, string>): Promise<{ spans: ReceivedSpan[]; exit: StageExit }> {
     const receiver = await startOtlpReceiver();
     try {
       const stage = await startStage(stageName, { otlpEndpoint: receiver.url, env: { ...baseEnv, ...env } });
-      expect((await stage.get('/')).status).toBe(200);
+      expectOutside((await stage.get('/')).status).toBe(200);
       const exit = await stage.stop('SIGINT');
       return { spans: named(receiver.spans), exit };
     } finally {
@@ -27,30 +30,32 @@ export function describeEnvironmentConventions(stageName: string, { span, env: b
     }
   }
 
-  describe(`${stageName}: the environment conventions`, () => {
-    it('OTEL_SERVICE_NAME renames the service', async () => {
+  // Concurrent: each test boots its own stage and mostly waits on it.
+  describe.concurrent(`${stageName}: the environment conventions`, () => {
+    it('OTEL_SERVICE_NAME renames the service', async ({ expect }) => {
       const { spans } = await exported({ OTEL_SERVICE_NAME: 'renamed-from-the-shell' });
       expect(spans.map((s) => s.resource['service.name'])).toEqual(['renamed-from-the-shell']);
     });
 
-    it('OTEL_SDK_DISABLED=true turns telemetry off, and the app still serves', async () => {
+    it('OTEL_SDK_DISABLED=true turns telemetry off, and the app still serves', async ({ expect }) => {
       const { spans, exit } = await exported({ OTEL_SDK_DISABLED: 'true' });
       expect(spans).toEqual([]);
       expect(exit.output).not.toContain(`name: '${span}'`);
     });
 
-    it.each([
+    it.for<[string, number, boolean]>([
       ['otlp', 1, false],
       ['console', 0, true],
       ['none', 0, false],
       ['otlp,console', 1, true],
-    ])('OTEL_TRACES_EXPORTER=%s: %i span(s) over OTLP, console %s', async (value, count, printed) => {
+    ])('OTEL_TRACES_EXPORTER=%s: %i span(s) over OTLP, console %s', async ([value, count, printed], { expect }) => {
       const { spans, exit } = await exported({ OTEL_TRACES_EXPORTER: value });
       expect(spans).toHaveLength(count);
       expect(exit.output.includes(`name: '${span}'`)).toBe(printed);
     });
 
-    it.each([
+    it.for<[string, string, string]>([
+      ['OTEL_BSP_SCHEDULE_DELAY', 'soon', 'is not a whole number of milliseconds'],
       ['OTEL_EXPORTER_OTLP_ENDPOINT', 'garbage', 'is not an absolute http:// or https:// URL'],
       ['OTEL_EXPORTER_OTLP_ENDPOINT', 'ftp://127.0.0.1:4318', 'is not an absolute http:// or https:// URL'],
       ['OTEL_EXPORTER_OTLP_ENDPOINT', 'http://127.0.0.1:4318/v1/traces', 'ends in /v1/traces, which the exporter adds itself'],
@@ -58,12 +63,12 @@ export function describeEnvironmentConventions(stageName: string, { span, env: b
       ['OTEL_TRACES_EXPORTER', 'jaeger', 'names an exporter this stage does not have (jaeger)'],
       ['OTEL_SDK_DISABLED', 'yes', 'is neither true nor false'],
       ['OTEL_SERVICE_NAME', '', 'is empty'],
-    ])('%s=%s stops the stage with one line that names it', async (name, value, why) => {
+    ])('%s=%s stops the stage with one line that names it', async ([name, value, why], { expect }) => {
       const started = startStage(stageName, { env: { ...baseEnv, [name]: value }, startTimeoutMs: 15_000 });
       await expect(started).rejects.toThrow(`telemetry: ${name}=${JSON.stringify(value)} ${why}`);
     });
 
-    it('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as it is, /v1/traces included', async () => {
+    it('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as it is, /v1/traces included', async ({ expect }) => {
       const receiver = await startOtlpReceiver();
       try {
         const stage = await startStage(stageName, { env: { ...baseEnv, OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `${receiver.url}/v1/traces` } });
@@ -76,15 +81,14 @@ export function describeEnvironmentConventions(stageName: string, { span, env: b
     });
   });
 
-  describe(`${stageName}: telemetry loss is never silent`, () => {
-    it('says once when exports start failing and once when they work again, not per span', async () => {
+  describe.concurrent(`${stageName}: telemetry loss is never silent`, () => {
+    it('says once when exports start failing and once when they work again, not per span', async ({ expect }) => {
       const receiver = await startOtlpReceiver();
       try {
         receiver.setAvailable(false);
         const stage = await startStage(stageName, { otlpEndpoint: receiver.url, env: { ...baseEnv, OTEL_TRACES_EXPORTER: 'otlp' } });
         const lines = (text: string): string[] => stage.output().split('\n').filter((l) => l.includes(text));
         for (let i = 0; i < 20; i++) await stage.get('/');
-        // The batch goes out after the processor's delay (five seconds unless the stage is told otherwise).
         await expect.poll(() => lines('cannot export spans'), { timeout: 15_000, interval: 200 }).toHaveLength(1);
         expect(lines('cannot export spans')[0]).toMatch(new RegExp(`telemetry: cannot export spans to ${receiver.url}/v1/traces \\(.+\\); they are dropped until it answers`));
         receiver.setAvailable(true);
@@ -98,7 +102,7 @@ export function describeEnvironmentConventions(stageName: string, { span, env: b
       }
     }, 40_000);
 
-    it('says on Ctrl+C that pending spans could not be flushed, and exits 0', async () => {
+    it('says on Ctrl+C that pending spans could not be flushed, and exits 0', async ({ expect }) => {
       const receiver = await startOtlpReceiver();
       const deadEndpoint = receiver.url;
       await receiver.close(); // nothing listens there any more

@@ -36,11 +36,12 @@ const SECRET_QUERY_PARAMS = [
 if (!env.disabled) {
   const spanProcessors: SpanProcessor[] = [];
   if (env.exporters.includes('otlp')) {
-    // To the collector, in batches. The endpoint defaults to http://localhost:4318/v1/traces;
-    // OTEL_EXPORTER_OTLP_ENDPOINT overrides it. The short timeout (default 10 s, retries
-    // included) keeps Ctrl+C from hanging when no collector runs.
+    // To the collector, in batches sent every OTEL_BSP_SCHEDULE_DELAY ms (5000 by default). The
+    // endpoint defaults to http://localhost:4318/v1/traces; OTEL_EXPORTER_OTLP_ENDPOINT overrides it.
+    // The short timeout (default 10 s, retries included) keeps Ctrl+C from hanging when no
+    // collector runs.
     const otlp = new OTLPTraceExporter({ timeoutMillis: 2_000 });
-    spanProcessors.push(new BatchSpanProcessor({ exporter: loud(otlp, env.endpoint) }));
+    spanProcessors.push(new BatchSpanProcessor({ exporter: loud(otlp, env.endpoint), scheduledDelayMillis: env.scheduleDelay }));
   }
   if (env.exporters.includes('console')) {
     // To this terminal, one span at a time, so each request shows up as soon as it ends.
@@ -130,7 +131,7 @@ function loud(exporter: SpanExporter, endpoint: string): SpanExporter {
  * The environment variables every OpenTelemetry SDK honours. SDK 3's TracerProvider reads none of
  * them, so this stage does, and refuses a bad value at start instead of guessing.
  */
-function readEnvironment(): { disabled: boolean; exporters: string[]; endpoint: string } {
+function readEnvironment(): { disabled: boolean; exporters: string[]; endpoint: string; scheduleDelay: number } {
   const stop = (name: string, why: string): never => {
     console.error(`telemetry: ${name}=${JSON.stringify(process.env[name])} ${why}`);
     process.exit(1);
@@ -147,6 +148,9 @@ function readEnvironment(): { disabled: boolean; exporters: string[]; endpoint: 
 
   if (process.env.OTEL_SERVICE_NAME !== undefined && value('OTEL_SERVICE_NAME') === '') stop('OTEL_SERVICE_NAME', 'is empty: name the service, or unset the variable');
 
+  const scheduleDelay = Number(value('OTEL_BSP_SCHEDULE_DELAY') || 5000);
+  if (!Number.isSafeInteger(scheduleDelay) || scheduleDelay < 1) stop('OTEL_BSP_SCHEDULE_DELAY', 'is not a whole number of milliseconds');
+
   // A mistyped endpoint must not send spans somewhere else without a word.
   let endpoint = 'http://localhost:4318/v1/traces';
   const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
@@ -162,5 +166,5 @@ function readEnvironment(): { disabled: boolean; exporters: string[]; endpoint: 
     endpoint = `${base.replace(/\/$/, '')}/v1/traces`;
   }
   if (full) endpoint = full;
-  return { disabled: disabled === 'true', exporters: exporters.includes('none') ? [] : exporters, endpoint };
+  return { disabled: disabled === 'true', exporters: exporters.includes('none') ? [] : exporters, endpoint, scheduleDelay };
 }

@@ -2,6 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   captureTelemetry,
+  describeEnvironmentConventions,
   SpanKind,
   StatusCode,
   startOtlpReceiver,
@@ -176,6 +177,49 @@ describe('step-14: Fastify detail without touching the app (pnpm start:fastify)'
     expect(serverSpans(receiver).filter((s) => s.attributes['url.path'] === '/healthz')).toHaveLength(1);
   });
 });
+
+describe('step-14: what a stranger can send', () => {
+  let receiver: OtlpReceiver;
+  let exit: StageExit;
+  const server = (path: string): ReceivedSpan => serverSpans(receiver).find((s) => s.attributes['url.path'] === path)!;
+
+  beforeAll(async () => {
+    receiver = await startOtlpReceiver();
+    const stage = await startStage('step-14', { otlpEndpoint: receiver.url });
+    await stage.get('/?sig=SIGNED-SECRET&lang=en');
+    await stage.get('/error?token=LOG-SECRET', { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' });
+    await stage.get(`/${'x'.repeat(15_000)}`);
+    exit = await stage.stop('SIGINT');
+  });
+
+  afterAll(async () => {
+    await receiver?.close();
+  });
+
+  it("masks the semantic conventions' signed-URL parameters in url.query, by default", () => {
+    expect(server('/').attributes['url.query']).toBe('sig=REDACTED&lang=en');
+    expect(exit.output).not.toContain('SIGNED-SECRET');
+  });
+
+  it('cannot mask other secrets without code, as the chapter says: url.query keeps a token', () => {
+    expect(server('/error').attributes['url.query']).toBe('token=LOG-SECRET');
+  });
+
+  it("masks secrets in the app's own error log line", () => {
+    expect(exit.output).toContain('"url":"/error?token=REDACTED"');
+  });
+
+  it('still records the failing request whose caller sent sampled=00 (OTEL_TRACES_SAMPLER=always_on)', () => {
+    expect(server('/error').status.code).toBe(StatusCode.ERROR);
+  });
+
+  it('cuts a 15 KB URL down to 1 KiB (OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT)', () => {
+    const long = serverSpans(receiver).find((s) => String(s.attributes['url.path'] ?? '').startsWith('/xxx'))!;
+    expect(String(long.attributes['url.path']).length).toBe(1024);
+  });
+});
+
+describeEnvironmentConventions('step-14', { span: 'GET' });
 
 describe('telemetry snapshot', () => {
   it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {

@@ -1,0 +1,77 @@
+// Preloaded before the zero-code bundle, which trusts its environment: a mistyped value would
+// send spans elsewhere or nowhere without a word. This file refuses bad OTEL_* values at start,
+// and says when exports to the collector fail and recover, by watching the exporter's HTTP
+// requests on Node's diagnostics channels. It creates no telemetry and changes none.
+import { subscribe } from 'node:diagnostics_channel';
+import type { ClientRequest, IncomingMessage } from 'node:http';
+
+const endpoint = new URL(readEnvironment());
+let failing = false;
+let exiting = false;
+let flushReported = false;
+// Registered before the bundle's own 'beforeExit' flush, so it knows that flush is the last one.
+process.once('beforeExit', () => (exiting = true));
+
+function isExport(request: ClientRequest): boolean {
+  return request.getHeader('host') === endpoint.host && request.path === endpoint.pathname;
+}
+
+function failed(reason: string): void {
+  // One line on the way out, however many retries of the last flush fail.
+  if (exiting && !flushReported) console.warn(`telemetry: spans not flushed on exit (${reason})`);
+  else if (!exiting && !failing) console.warn(`telemetry: cannot export spans to ${endpoint.href} (${reason}); they are dropped until it answers`);
+  flushReported ||= exiting;
+  failing = true;
+}
+
+subscribe('http.client.request.error', (message) => {
+  const { request, error } = message as { request: ClientRequest; error: Error };
+  if (isExport(request)) failed(error.message);
+});
+subscribe('http.client.response.finish', (message) => {
+  const { request, response } = message as { request: ClientRequest; response: IncomingMessage };
+  if (!isExport(request)) return;
+  const ok = response.statusCode !== undefined && response.statusCode < 300;
+  if (!ok) return failed(`HTTP ${response.statusCode}`);
+  if (failing) console.warn(`telemetry: exporting spans to ${endpoint.href} again`);
+  failing = false;
+});
+
+/** Refuses a bad value of the variables the bundle reads, naming it; returns the traces endpoint. */
+function readEnvironment(): string {
+  const stop = (name: string, why: string): never => {
+    console.error(`telemetry: ${name}=${JSON.stringify(process.env[name])} ${why}`);
+    process.exit(1);
+  };
+  const value = (name: string): string | undefined => process.env[name]?.trim();
+
+  const disabled = value('OTEL_SDK_DISABLED')?.toLowerCase() ?? '';
+  if (!['', 'true', 'false'].includes(disabled)) stop('OTEL_SDK_DISABLED', 'is neither true nor false');
+
+  const exporters = (value('OTEL_TRACES_EXPORTER') || 'otlp').split(',').map((e) => e.trim());
+  const unknown = exporters.filter((e) => !['otlp', 'console', 'none'].includes(e));
+  if (unknown.length > 0) stop('OTEL_TRACES_EXPORTER', `names an exporter this stage does not have (${unknown.join(', ')}): use otlp, console, both (otlp,console) or none`);
+
+  // The bundle would quietly fall back to unknown_service:node.
+  if (process.env.OTEL_SERVICE_NAME !== undefined && value('OTEL_SERVICE_NAME') === '') stop('OTEL_SERVICE_NAME', 'is empty: name the service, or unset the variable');
+
+  const scheduleDelay = Number(value('OTEL_BSP_SCHEDULE_DELAY') || 5000);
+  if (!Number.isSafeInteger(scheduleDelay) || scheduleDelay < 1) stop('OTEL_BSP_SCHEDULE_DELAY', 'is not a whole number of milliseconds');
+
+  // The bundle would quietly fall back to http://localhost:4318, someone else's collector maybe.
+  let traces = 'http://localhost:4318/v1/traces';
+  const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
+  const full = value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
+  for (const [name, url] of [['OTEL_EXPORTER_OTLP_ENDPOINT', base], ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', full]] as const) {
+    if (url === undefined || url === '') continue;
+    if (!URL.canParse(url) || !['http:', 'https:'].includes(new URL(url).protocol)) stop(name, 'is not an absolute http:// or https:// URL');
+  }
+  if (base) {
+    if (/\/v1\/traces\/?$/.test(new URL(base).pathname)) {
+      stop('OTEL_EXPORTER_OTLP_ENDPOINT', 'ends in /v1/traces, which the exporter adds itself: give the base URL (http://host:4318), or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT to the full URL');
+    }
+    traces = `${base.replace(/\/$/, '')}/v1/traces`;
+  }
+  if (full) traces = full;
+  return traces;
+}
