@@ -172,6 +172,18 @@ describe('step-14: Fastify detail without touching the app (pnpm start:fastify)'
     expect(handler.events.map((e) => e.name)).toContain('exception');
   });
 
+  it('keeps the query string out of url.path on the Fastify request span', async () => {
+    const own = await startOtlpReceiver();
+    try {
+      const stage = await startStage('step-14', { script: 'start:fastify', otlpEndpoint: own.url });
+      await stage.get('/?sig=SIGNED-SECRET');
+      await stage.stop('SIGINT');
+      expect(own.spans.find((s) => s.name === 'request')?.attributes['url.path']).toBe('/');
+    } finally {
+      await own.close();
+    }
+  });
+
   it('leaves /healthz out of the Fastify spans (OTEL_FASTIFY_IGNORE_PATHS), though HTTP still traces it', () => {
     expect(receiver.spans.filter((s) => s.name === 'handler - healthz')).toEqual([]);
     expect(serverSpans(receiver).filter((s) => s.attributes['url.path'] === '/healthz')).toHaveLength(1);
