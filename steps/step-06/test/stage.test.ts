@@ -65,6 +65,13 @@ describe('step-06: responses', () => {
     expect(JSON.parse(res.body)).toEqual({ statusCode: 500, error: 'Internal Server Error', message: 'Something went wrong on purpose' });
   });
 
+  it('masks secret query values in its error log line, and keeps the rest', async () => {
+    const before = stage.output().length;
+    expect((await stage.get('/error?password=hunter2&Token=t0k3n&lang=en')).status).toBe(500);
+    await expect.poll(() => stage.output().slice(before)).toContain('"url":"/error?password=REDACTED&Token=REDACTED&lang=en"');
+    expect(stage.output()).not.toMatch(/hunter2|t0k3n/);
+  });
+
   it('reports health on /healthz', async () => {
     const res = await stage.get('/healthz');
     expect(res.status).toBe(200);
