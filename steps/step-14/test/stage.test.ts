@@ -98,18 +98,6 @@ describe('step-14: zero-code (pnpm start)', () => {
   });
 });
 
-describe('step-14: the environment decides', () => {
-  it('a service name set in the shell wins over otel.env, with no change to the app', async () => {
-    const { receiver } = await run('start', { OTEL_SERVICE_NAME: 'renamed-from-the-shell' });
-    try {
-      expect(serverSpans(receiver)).toHaveLength(4);
-      for (const span of receiver.spans) expect(span.resource['service.name']).toBe('renamed-from-the-shell');
-    } finally {
-      await receiver.close();
-    }
-  });
-});
-
 describe('step-14: closing the terminal', () => {
   it('flushes every pending span on SIGHUP, even with batches held for a minute', async () => {
     const receiver = await startOtlpReceiver();
@@ -126,15 +114,17 @@ describe('step-14: closing the terminal', () => {
 });
 
 describe('step-14: secrets', () => {
-  it('exports no Authorization or Cookie value, neither over OTLP nor to the console', async () => {
+  it('exports no Authorization or Cookie value and no signed-URL query value, neither over OTLP nor to the console (start:fastify)', async () => {
     const receiver = await startOtlpReceiver();
     try {
       const stage = await startStage('step-14', { script: 'start:fastify', otlpEndpoint: receiver.url });
-      await stage.get('/', { authorization: 'Bearer s3cret-token', cookie: 'session=c00kie' });
+      await stage.get('/?sig=SIGNED-SECRET', { authorization: 'Bearer s3cret-token', cookie: 'session=c00kie' });
       const exit = await stage.stop('SIGINT');
       expect(serverSpans(receiver)).toHaveLength(1);
+      // @fastify/otel would record the raw URL as url.path; preload/fastify.ts keeps the path only.
+      expect(receiver.spans.find((s) => s.name === 'request')?.attributes['url.path']).toBe('/');
       const exported = JSON.stringify(receiver.spans, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
-      for (const secret of ['s3cret-token', 'c00kie']) {
+      for (const secret of ['s3cret-token', 'c00kie', 'SIGNED-SECRET']) {
         expect(exported).not.toContain(secret);
         expect(exit.output).not.toContain(secret);
       }
@@ -170,18 +160,6 @@ describe('step-14: Fastify detail without touching the app (pnpm start:fastify)'
     const handler = receiver.spans.find((s) => s.name === 'handler - fail')!;
     expect(handler.status.code).toBe(StatusCode.ERROR);
     expect(handler.events.map((e) => e.name)).toContain('exception');
-  });
-
-  it('keeps the query string out of url.path on the Fastify request span', async () => {
-    const own = await startOtlpReceiver();
-    try {
-      const stage = await startStage('step-14', { script: 'start:fastify', otlpEndpoint: own.url });
-      await stage.get('/?sig=SIGNED-SECRET');
-      await stage.stop('SIGINT');
-      expect(own.spans.find((s) => s.name === 'request')?.attributes['url.path']).toBe('/');
-    } finally {
-      await own.close();
-    }
   });
 
   it('leaves /healthz out of the Fastify spans (OTEL_FASTIFY_IGNORE_PATHS), though HTTP still traces it', () => {
