@@ -8,6 +8,8 @@ export default defineConfig({
     // Most test files wait on the processes they boot (pnpm, node, curl) rather than use a core:
     // one worker per core plus one, where vitest's default would leave one core idle.
     maxWorkers: availableParallelism() + 1,
+    // Files share workers instead of each starting its own: no test relies on a fresh module state.
+    isolate: false,
     // Each stage test boots real processes (pnpm, node); give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,

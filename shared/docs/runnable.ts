@@ -43,7 +43,7 @@ export const CI_COMMANDS: Record<string, string> = {
   'pnpm install': 'README.md',
   'pnpm stages': 'shared/tools/setup.test.ts',
   'pnpm traffic': 'shared/tools/traffic.test.ts',
-  'pnpm bench': 'shared/tools/bench.test.ts',
+  'pnpm bench': 'shared/e2e/bench.e2e.test.ts',
 };
 
 export interface ConsoleBlock {

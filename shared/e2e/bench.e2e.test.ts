@@ -1,4 +1,5 @@
 // `pnpm bench` runs end to end on a short load: each stage boots, takes requests and gets a row.
+// It lives in the e2e suite because it keeps both cores busy for seconds.
 // Its numbers are not asserted: speed goals live in the benchmark's output, never in tests.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
