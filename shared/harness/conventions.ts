@@ -106,7 +106,9 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       const receiver = await startOtlpReceiver();
       const deadEndpoint = receiver.url;
       await receiver.close(); // nothing listens there any more
-      const stage = await startStage(stageName, { otlpEndpoint: deadEndpoint, env: { ...baseEnv, OTEL_TRACES_EXPORTER: 'otlp' } });
+      // Batches held for a minute: the flush on exit is the only export, whatever the machine's load.
+      const env = { ...baseEnv, OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_SCHEDULE_DELAY: '60000' };
+      const stage = await startStage(stageName, { otlpEndpoint: deadEndpoint, env });
       expect((await stage.get('/')).status).toBe(200);
       expect((await stage.get('/error')).status).toBe(500);
       expect((await stage.get('/')).status).toBe(200);
