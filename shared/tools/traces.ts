@@ -8,8 +8,8 @@ import { URLS } from './stack-lib.ts';
 const TOOL = 'traces';
 const HELP = `Usage: pnpm traces <service.name> [--limit N] [--lookback 1h]
 
-Prints the latest traces of one service from Jaeger's query API (${URLS.jaeger}),
-newest first, each as a tree of spans with kind, duration and error flag.`;
+Prints the latest traces of one service (5 unless --limit says otherwise) from Jaeger's query
+API (${URLS.jaeger}), newest first, each as a tree of spans with kind, duration and error flag.`;
 
 interface Span {
   traceID: string;
@@ -54,14 +54,15 @@ export function renderTrace(trace: Trace): string[] {
 
 async function main(): Promise<void> {
   const { values, positionals } = parseOrFail(TOOL, () =>
-    parseArgs({ allowPositionals: true, options: { limit: { type: 'string', default: '3' }, lookback: { type: 'string', default: '1h' }, help: { type: 'boolean' } } }),
+    parseArgs({ allowPositionals: true, options: { limit: { type: 'string', default: '5' }, lookback: { type: 'string', default: '1h' }, help: { type: 'boolean' } } }),
   );
   if (values.help) return void console.log(HELP);
   const [service, ...extra] = positionals;
   if (!service || extra.length > 0) fail(TOOL, 'give one service name, for example: pnpm traces step-08-manual (see --help)');
   const limit = positiveInteger(TOOL, 'limit', values.limit);
   if (!/^\d+[smhd]$/.test(values.lookback)) fail(TOOL, `--lookback must look like 15m, 1h or 2d, got "${values.lookback}"`);
-  const url = `${URLS.jaeger}/api/traces?service=${encodeURIComponent(service)}&limit=${limit}&lookback=${values.lookback}`;
+  // Jaeger's own limit keeps any N traces, not the newest N: ask for plenty, sort, then cut.
+  const url = `${URLS.jaeger}/api/traces?service=${encodeURIComponent(service)}&limit=${Math.max(100, limit)}&lookback=${values.lookback}`;
   console.log(`GET ${url}`);
   let body: { data: Trace[] | null; errors?: { msg: string }[] | null };
   try {
@@ -76,7 +77,7 @@ async function main(): Promise<void> {
     console.log(`no traces for service "${service}" in the last ${values.lookback}: has a stage sent any? (services are named in each chapter)`);
     return;
   }
-  for (const trace of traces) console.log(['', ...renderTrace(trace)].join('\n'));
+  for (const trace of traces.slice(0, limit)) console.log(['', ...renderTrace(trace)].join('\n'));
 }
 
 if (import.meta.main) await main();
