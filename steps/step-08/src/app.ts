@@ -4,7 +4,8 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 // The tracer comes from the provider that telemetry.ts registered before this module loaded.
 const tracer = trace.getTracer('step-08-app');
 
-// Builds the app without listening, so tests and server.ts share one definition.
+// Builds the app without listening: what a stage may change (routes, spans) lives here, and
+// server.ts, the same file in every stage, listens and shuts down.
 // Handlers are named functions on purpose: instrumentation uses the names in span names.
 export function buildApp(): FastifyInstance {
   const app = Fastify({

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 
-// Builds the app without listening, so tests and server.ts share one definition.
+// Builds the app without listening: what a stage may change (routes, spans) lives here, and
+// server.ts, the same file in every stage, listens and shuts down.
 // Handlers are named functions on purpose: instrumentation uses the names in span names.
 export function buildApp(): FastifyInstance {
   const app = Fastify({
