@@ -2,7 +2,7 @@
 // Prometheus's own query APIs.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { URLS } from '../tools/stack-lib.ts';
+import { URLS } from '../stack/urls.ts';
 
 export interface JaegerSpan {
   traceID: string;

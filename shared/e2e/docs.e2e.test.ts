@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT, startStage } from '../harness/index.ts';
 import { chapterFiles, loadWorkspace } from '../docs/check-chapters.ts';
 import { parseChapter, runnerOf, STACK_PORTS } from '../docs/runnable.ts';
-import { URLS } from '../tools/stack-lib.ts';
+import { URLS } from '../stack/urls.ts';
 import { eventually, expectationsFromSnapshot, jaegerTraces, promQuery, type StageExpectations } from './backends.ts';
 
 const STAGES = ['step-08', 'step-11', 'step-14'];

@@ -4,7 +4,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { REPO_ROOT } from '../harness/stage-runner.ts';
-import { URLS } from '../tools/stack-lib.ts';
+import { URLS } from '../stack/urls.ts';
 
 const HEALTH = {
   collector: URLS.collectorHealth,

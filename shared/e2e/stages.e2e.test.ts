@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { REPO_ROOT, startStage } from '../harness/index.ts';
-import { URLS } from '../tools/stack-lib.ts';
+import { URLS } from '../stack/urls.ts';
 import { eventually, expectationsFromSnapshot, jaegerTraces, promQuery, zipkinTraces, type JaegerTrace } from './backends.ts';
 
 const STAGES = ['step-08', 'step-11', 'step-14'];

@@ -5,7 +5,8 @@ import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
-export const REPO_ROOT = resolve(import.meta.dirname, '..', '..');
+export { REPO_ROOT } from '../repo.ts';
+import { REPO_ROOT } from '../repo.ts';
 
 export interface StageOptions {
   /** package.json script to run; `start` unless a chapter shows another one. */

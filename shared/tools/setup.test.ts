@@ -79,7 +79,7 @@ describe('a mistyped stage', () => {
 
 describe('pnpm stack:up without Docker Compose', () => {
   const compose = (path: string): ReturnType<typeof spawnSync> =>
-    spawnSync(process.execPath, ['shared/tools/compose.ts', 'up'], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, PATH: path } });
+    spawnSync(process.execPath, ['shared/stack/compose.ts', 'up'], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, PATH: path } });
 
   it('says Compose v2 is needed and points to the native stack, when there is no docker at all', () => {
     const run = compose(mkdtempSync(join(tmpdir(), 'no-docker-')));

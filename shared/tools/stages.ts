@@ -2,7 +2,7 @@
 // `pnpm --filter step-8 start` fails with "No projects matched the filters".
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../harness/stage-runner.ts';
+import { REPO_ROOT } from '../repo.ts';
 
 interface Stage {
   name: string;

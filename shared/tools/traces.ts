@@ -3,7 +3,7 @@
 // prints the URL it asked, so the same data is one curl away.
 import { parseArgs } from 'node:util';
 import { fail, parseOrFail, positiveInteger } from './cli.ts';
-import { URLS } from './stack-lib.ts';
+import { URLS } from '../stack/urls.ts';
 
 const TOOL = 'traces';
 const HELP = `Usage: pnpm traces <service.name> [--limit N] [--lookback 1h]

@@ -3,13 +3,13 @@
 // "unknown shorthand flag: 'f' in -f".
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { REPO_ROOT } from '../harness/stage-runner.ts';
+import { REPO_ROOT } from '../repo.ts';
 
 const ACTIONS: Record<string, string[]> = { up: ['up', '--detach', '--wait'], down: ['down'] };
 
 const action = process.argv[2] ?? '';
 if (!ACTIONS[action]) {
-  console.error(`usage: node shared/tools/compose.ts up|down`);
+  console.error(`usage: node shared/stack/compose.ts up|down`);
   process.exit(2);
 }
 const probe = spawnSync('docker', ['compose', 'version'], { encoding: 'utf8' });

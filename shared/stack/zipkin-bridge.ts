@@ -12,7 +12,7 @@
 // in-process) and in compose (a node image runs this file).
 //
 // Run on its own with Node >= 23.6 (type stripping):
-//   node collector/otlp-to-zipkin.ts
+//   node shared/stack/zipkin-bridge.ts
 // Environment: ZIPKIN_BRIDGE_BIND (127.0.0.1), ZIPKIN_BRIDGE_PORT (9412),
 //              ZIPKIN_URL (http://127.0.0.1:9411).
 // GET /health answers 200 while the bridge runs.
@@ -259,7 +259,7 @@ export function startZipkinBridge(options: ZipkinBridgeOptions = {}): Promise<Zi
       // collector retries. Anything else (bad JSON...) is the sender's fault.
       const unreachable = error instanceof TypeError;
       const message = `${unreachable ? `Zipkin unreachable at ${spansUrl}: ` : ''}${error instanceof Error ? error.message : String(error)}`;
-      log(`otlp-to-zipkin: ${message}`);
+      log(`zipkin-bridge: ${message}`);
       if (!res.headersSent) reply(res, unreachable ? 503 : 400, { message });
     });
   });
@@ -269,7 +269,7 @@ export function startZipkinBridge(options: ZipkinBridgeOptions = {}): Promise<Zi
       server.off('error', reject);
       // The port actually bound: port 0 picks a free one.
       const url = `http://${host}:${(server.address() as AddressInfo).port}`;
-      log(`otlp-to-zipkin: listening on ${url}/v1/traces, forwarding to ${spansUrl}`);
+      log(`zipkin-bridge: listening on ${url}/v1/traces, forwarding to ${spansUrl}`);
       resolveStart({
         url,
         close: () => new Promise<void>((done) => server.close(() => done())),

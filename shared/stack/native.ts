@@ -2,17 +2,18 @@
 // Docker. Builds (once, cached) and runs the OpenTelemetry Collector, Jaeger v2,
 // Zipkin and Prometheus as local processes on 127.0.0.1. Ctrl+C stops them.
 //
-//   node shared/tools/stack-native.ts              build if needed, validate, start
-//   node shared/tools/stack-native.ts --build-only build if needed and validate
-//   node shared/tools/stack-native.ts --validate   validate the collector and Jaeger
+//   node shared/stack/native.ts              build if needed, validate, start
+//   node shared/stack/native.ts --build-only build if needed and validate
+//   node shared/stack/native.ts --validate   validate the collector and Jaeger
 //                                                  configs (builds those two if needed)
 //
-// The work is done by stack-lib.ts, which the e2e tests use as well.
+// The work is done by build.ts and run.ts.
 
-import { URLS, buildStack, checkPrerequisites, startStack, validateConfigs } from './stack-lib.ts';
-import type { RunningStack } from './stack-lib.ts';
+import { buildStack, checkPrerequisites, validateConfigs } from './build.ts';
+import { startStack, type RunningStack } from './run.ts';
+import { URLS } from './urls.ts';
 
-const USAGE = 'usage: node shared/tools/stack-native.ts [--build-only | --validate | --help]';
+const USAGE = 'usage: node shared/stack/native.ts [--build-only | --validate | --help]';
 
 async function main(args: string[]): Promise<number> {
   if (args.includes('--help') || args.includes('-h')) {
@@ -27,7 +28,7 @@ async function main(args: string[]): Promise<number> {
   const validateOnly = args.includes('--validate');
   const buildOnly = args.includes('--build-only');
 
-  // Until the stack is up, Ctrl+C just exits (stack-lib kills what it
+  // Until the stack is up, Ctrl+C just exits (build.ts kills what it
   // started); afterwards it stops the stack in order.
   let stack: RunningStack | undefined;
   const stopped = new Promise<void>((resolveSignal) => {

@@ -1,4 +1,4 @@
-// collector/otlp-to-zipkin.ts hands the collector's traces to Zipkin. The end-to-end tests see
+// shared/stack/zipkin-bridge.ts hands the collector's traces to Zipkin. The end-to-end tests see
 // its output in a real Zipkin; here its mapping and its failure modes are pinned down, with the
 // SDK's own OTLP/JSON serializer as input and a local HTTP server standing in for Zipkin.
 import { once } from 'node:events';
@@ -9,7 +9,7 @@ import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { describe, expect, it } from 'vitest';
-import { otlpToZipkin, startZipkinBridge, type ZipkinSpan } from '../../collector/otlp-to-zipkin.ts';
+import { otlpToZipkin, startZipkinBridge, type ZipkinSpan } from './zipkin-bridge.ts';
 
 function otlpJson(): Uint8Array {
   const exporter = new InMemorySpanExporter();

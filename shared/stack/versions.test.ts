@@ -1,7 +1,7 @@
 // The collector version is written once (builder-config.yaml) and every image tag once
 // (compose.yaml); this keeps the native build and the compose stack on the same versions.
 import { describe, expect, it } from 'vitest';
-import { readVersions, versionDrift } from './stack-lib.ts';
+import { readVersions, versionDrift } from './versions.ts';
 
 describe('stack versions', () => {
   it('builder-config.yaml and compose.yaml agree, and every image tag is exact', () => {

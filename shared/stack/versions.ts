@@ -1,0 +1,121 @@
+// The versions the native stack builds, read from the two files that state them: the collector's
+// in collector/builder-config.yaml, every other one as an image tag in collector/compose.yaml.
+// versionDrift() reports any disagreement (a test calls it), so both stacks stay on one version.
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { REPO_ROOT } from '../repo.ts';
+
+export const COLLECTOR_DIR = join(REPO_ROOT, 'collector');
+export const FILES = {
+  collectorConfig: join(COLLECTOR_DIR, 'otel-collector-config.yaml'),
+  builderConfig: join(COLLECTOR_DIR, 'builder-config.yaml'),
+  compose: join(COLLECTOR_DIR, 'compose.yaml'),
+  prometheusConfig: join(COLLECTOR_DIR, 'prometheus.yaml'),
+  jaegerConfig: join(COLLECTOR_DIR, 'jaeger.yaml'),
+};
+
+export function cacheRoot(): string {
+  return process.env.OTEL_STEPS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'otel-steps');
+}
+
+// Jaeger v2 is released from github.com/jaegertracing/jaeger, whose Go module
+// has no /v2 suffix: its v2.x.y tags are not Go module versions. Until v1 ended,
+// each v2 release was tagged v1.N.0 on the same commit, and the Go module proxy
+// serves those tags (it serves neither the v2 tags nor later commits here), so
+// 2.13.0 (= v1.76.0) is the newest Jaeger v2 that can be built from it.
+// compose.yaml's jaegertracing/jaeger tag selects the entry.
+const JAEGER_GO_MODULE: Record<string, { module: string; commit: string }> = {
+  '2.13.0': { module: 'v1.76.0', commit: '63b27e1810a710ac54dc4522da0538e540bdc545' },
+};
+
+export type Versions = {
+  /** collector version, from builder-config.yaml dist.version, e.g. "0.162.0" */
+  collector: string;
+  /** every `gomod` line of builder-config.yaml: module -> version */
+  builderModules: Record<string, string>;
+  /** image tags from compose.yaml */
+  images: { collector: string; jaeger: string; zipkin: string; prometheus: string; node: string };
+  jaeger: { release: string; module: string; commit: string } | undefined;
+  zipkin: string;
+};
+
+interface Builder {
+  dist?: { version?: string };
+  [section: string]: unknown;
+}
+interface Compose {
+  services?: Record<string, { image?: string }>;
+}
+
+/** The tag of `image` in compose.yaml, '' if no service uses it. */
+function imageTag(compose: Compose, image: string): string {
+  for (const service of Object.values(compose.services ?? {})) {
+    const [name, tag] = (service.image ?? '').split(':');
+    if (name === image) return tag ?? '';
+  }
+  return '';
+}
+
+export function readVersions(): Versions {
+  const builder = parse(readFileSync(FILES.builderConfig, 'utf8')) as Builder;
+  const compose = parse(readFileSync(FILES.compose, 'utf8')) as Compose;
+  const builderModules: Record<string, string> = {};
+  // Every component list (receivers, exporters, ..., providers) holds `gomod: module version` entries.
+  for (const list of Object.values(builder)) {
+    if (!Array.isArray(list)) continue;
+    for (const entry of list as Array<{ gomod?: string }>) {
+      const [module, version] = (entry.gomod ?? '').split(/\s+/);
+      if (module && version) builderModules[module] = version;
+    }
+  }
+  const images = {
+    collector: imageTag(compose, 'otel/opentelemetry-collector-contrib'),
+    jaeger: imageTag(compose, 'jaegertracing/jaeger'),
+    zipkin: imageTag(compose, 'openzipkin/zipkin'),
+    prometheus: imageTag(compose, 'prom/prometheus'),
+    node: imageTag(compose, 'node'),
+  };
+  const jaegerModule = JAEGER_GO_MODULE[images.jaeger];
+  return {
+    collector: String(builder.dist?.version ?? ''),
+    builderModules,
+    images,
+    jaeger: jaegerModule && { release: images.jaeger, ...jaegerModule },
+    zipkin: images.zipkin,
+  };
+}
+
+/**
+ * Everything that disagrees between builder-config.yaml, compose.yaml and the
+ * native build; [] when the versions are consistent.
+ */
+export function versionDrift(versions: Versions = readVersions()): string[] {
+  const problems: string[] = [];
+  if (!/^\d+\.\d+\.\d+$/.test(versions.collector)) problems.push('builder-config.yaml: dist.version is missing');
+  for (const [module, version] of Object.entries(versions.builderModules)) {
+    const isProvider = module.includes('/confmap/provider/');
+    if (!isProvider && version !== `v${versions.collector}`) {
+      problems.push(`builder-config.yaml: ${module} is ${version}, dist.version is ${versions.collector}`);
+    }
+  }
+  const providerVersions = new Set(
+    Object.entries(versions.builderModules)
+      .filter(([module]) => module.includes('/confmap/provider/'))
+      .map(([, version]) => version),
+  );
+  if (providerVersions.size > 1) problems.push(`builder-config.yaml: providers at several versions (${[...providerVersions].join(', ')})`);
+  if (versions.images.collector !== versions.collector) {
+    problems.push(`compose.yaml: collector image ${versions.images.collector || '(none)'} != builder-config.yaml ${versions.collector}`);
+  }
+  if (!versions.jaeger) {
+    problems.push(`compose.yaml: jaegertracing/jaeger:${versions.images.jaeger || '(none)'} has no Go module version in shared/stack/versions.ts JAEGER_GO_MODULE`);
+  }
+  if (!/^\d+\.\d+\.\d+$/.test(versions.zipkin)) problems.push('compose.yaml: openzipkin/zipkin needs an exact x.y.z tag');
+  for (const [name, tag] of Object.entries(versions.images)) {
+    if (!tag || tag === 'latest') problems.push(`compose.yaml: ${name} image needs an exact tag`);
+  }
+  return problems;
+}
+
