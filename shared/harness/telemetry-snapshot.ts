@@ -3,7 +3,9 @@
 // stage tests write it to steps/step-NN/telemetry.txt and check it, so the committed files always
 // show what the stages really export, and two of them can be diffed like code.
 import { SpanKind, startOtlpReceiver, StatusCode, type AttributeValue, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
-import { startStage, type StageOptions } from './stage-runner.ts';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { REPO_ROOT, startStage, type StageOptions } from './stage-runner.ts';
 
 // Attributes that carry the lesson and are the same on every machine and run.
 const KEY_ATTRIBUTES = ['http.request.method', 'http.route', 'url.path', 'http.response.status_code', 'error.type'];
@@ -104,4 +106,17 @@ export async function captureTelemetry(stageName: string, options: SnapshotOptio
   } finally {
     await receiver?.close();
   }
+}
+
+/**
+ * The test that keeps a stage's telemetry.txt true: the file must equal what the stage really
+ * exports for GET /, GET /error and a 404 (`pnpm test -u` rewrites it, `pnpm docs:sync` copies it
+ * into the chapter).
+ */
+export function describeTelemetrySnapshot(stageName: string, options: SnapshotOptions = {}): void {
+  describe('telemetry snapshot', () => {
+    it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
+      await expect(await captureTelemetry(stageName, options)).toMatchFileSnapshot(join(REPO_ROOT, 'steps', stageName, 'telemetry.txt'));
+    });
+  });
 }

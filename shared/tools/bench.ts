@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
-import { serverPid, startOtlpReceiver, startStage } from '../harness/index.ts';
+import { startOtlpReceiver } from '../harness/otlp-receiver.ts';
+import { serverPid, startStage } from '../harness/stage-runner.ts';
 import { fail, ms, parseOrFail, percentile, positiveInteger, positiveNumber } from './cli.ts';
 
 const TOOL = 'bench';

@@ -1,8 +1,9 @@
 // Boots step-08 with its real start script and checks the spans that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  captureTelemetry,
   describeEnvironmentConventions,
+  describeTelemetrySnapshot,
+  runStage,
   SpanKind,
   StatusCode,
   startOtlpReceiver,
@@ -10,33 +11,27 @@ import {
   type OtlpReceiver,
   type ReceivedSpan,
   type StageExit,
+  type StageRun,
 } from '@otel-steps/shared/harness';
 
 const SERVICE_NAME = 'step-08-manual';
 
-async function runAndStop(signal: NodeJS.Signals, paths: string[]): Promise<{ receiver: OtlpReceiver; exit: StageExit; statuses: number[] }> {
-  const receiver = await startOtlpReceiver();
-  const stage = await startStage('step-08', { otlpEndpoint: receiver.url });
-  const statuses: number[] = [];
-  for (const path of paths) statuses.push((await stage.get(path)).status);
-  // Stopped right away: the batch processor's 5 s timer has not fired yet, so every span
-  // below reached the receiver through the flush that runs on the way out.
-  const exit = await stage.stop(signal);
-  return { receiver, exit, statuses };
-}
-
 describe('step-08: manual spans', () => {
+  let run: StageRun;
   let receiver: OtlpReceiver;
   let exit: StageExit;
   let statuses: number[];
   const byName = (name: string): ReceivedSpan[] => receiver.spans.filter((s) => s.name === name);
 
   beforeAll(async () => {
-    ({ receiver, exit, statuses } = await runAndStop('SIGINT', ['/', '/error', '/healthz', '/', '/']));
+    // Stopped right away: the batch processor's 5 s timer has not fired yet, so every span
+    // reaches the receiver through the flush that runs on the way out.
+    run = await runStage('step-08', { requests: ['/', '/error', '/healthz', '/', '/'] });
+    ({ receiver, exit, statuses } = run);
   });
 
   afterAll(async () => {
-    await receiver?.close();
+    await run?.close();
   });
 
   it('still serves after the error', () => {
@@ -92,23 +87,23 @@ describe('step-08: manual spans', () => {
 
 describe('step-08: stopping', () => {
   it('flushes pending spans on SIGHUP, when the terminal window is closed', async () => {
-    const { receiver, exit } = await runAndStop('SIGHUP', ['/', '/error']);
+    const { receiver, exit, close } = await runStage('step-08', { requests: ['/', '/error'], signal: 'SIGHUP' });
     try {
       expect(exit.output).toContain('SIGHUP received, closing the server');
       expect(receiver.spans.map((s) => s.name).sort()).toEqual(['fail', 'hello']);
     } finally {
-      await receiver.close();
+      await close();
     }
   });
 
   it('flushes pending spans on SIGTERM too', async () => {
-    const { receiver, exit } = await runAndStop('SIGTERM', ['/', '/error']);
+    const { receiver, exit, close } = await runStage('step-08', { requests: ['/', '/error'], signal: 'SIGTERM' });
     try {
       // pnpm itself dies of SIGTERM; what matters is that node, which got it too, flushed first.
       expect(exit.output).toContain('SIGTERM received, closing the server');
       expect(receiver.spans.map((s) => s.name).sort()).toEqual(['fail', 'hello']);
     } finally {
-      await receiver.close();
+      await close();
     }
   });
 
@@ -125,8 +120,4 @@ describe('step-08: stopping', () => {
 
 describeEnvironmentConventions('step-08', { span: 'hello' });
 
-describe('telemetry snapshot', () => {
-  it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
-    await expect(await captureTelemetry('step-08')).toMatchFileSnapshot('../telemetry.txt');
-  });
-});
+describeTelemetrySnapshot('step-08');

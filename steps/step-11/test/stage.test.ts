@@ -1,15 +1,15 @@
 // Boots step-11 with its real start script and checks the spans that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  captureTelemetry,
   describeEnvironmentConventions,
+  describeTelemetrySnapshot,
+  runStage,
   SpanKind,
   StatusCode,
-  startOtlpReceiver,
-  startStage,
   type OtlpReceiver,
   type ReceivedSpan,
   type StageExit,
+  type StageRun,
 } from '@otel-steps/shared/harness';
 
 const SERVICE_NAME = 'step-11-contrib';
@@ -20,26 +20,29 @@ const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CALLER_SPAN_ID = '00f067aa0ba902b7';
 
 describe('step-11: library instrumentation', () => {
+  let run: StageRun;
   let receiver: OtlpReceiver;
   let exit: StageExit;
-  const statuses: number[] = [];
+  let statuses: number[];
   const server = (route: string): ReceivedSpan[] =>
     receiver.spans.filter((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === route);
-  const children = (parent: ReceivedSpan): ReceivedSpan[] => receiver.spans.filter((s) => s.parentSpanId === parent.spanId);
+  const children = (parent: ReceivedSpan): ReceivedSpan[] => run.children(parent);
 
   beforeAll(async () => {
-    receiver = await startOtlpReceiver();
-    const stage = await startStage('step-11', { otlpEndpoint: receiver.url });
     const headers = { 'user-agent': 'otel-steps-test', 'x-request-id': 'req-42', authorization: SECRET_TOKEN, cookie: SECRET_COOKIE };
-    statuses.push((await stage.get('/', headers)).status);
-    statuses.push((await stage.get('/error', headers)).status);
-    statuses.push((await stage.get('/healthz', headers)).status);
-    statuses.push((await stage.get('/', { traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` })).status);
-    exit = await stage.stop('SIGINT');
+    run = await runStage('step-11', {
+      requests: [
+        { path: '/', headers },
+        { path: '/error', headers },
+        { path: '/healthz', headers },
+        { path: '/', headers: { traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` } },
+      ],
+    });
+    ({ receiver, exit, statuses } = run);
   });
 
   afterAll(async () => {
-    await receiver?.close();
+    await run?.close();
   });
 
   it('still serves after the error, and loses no span on Ctrl+C', () => {
@@ -95,11 +98,7 @@ describe('step-11: library instrumentation', () => {
   });
 
   it('never lets Authorization or Cookie leave the process, neither to OTLP nor to the console', () => {
-    const exported = JSON.stringify(receiver.spans, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
-    for (const secret of ['s3cret-token', 'c00kie']) {
-      expect(exported).not.toContain(secret);
-      expect(exit.output).not.toContain(secret);
-    }
+    expect(run.leaked(['s3cret-token', 'c00kie'])).toEqual([]);
     for (const span of receiver.spans) {
       expect(Object.keys(span.attributes).filter((k) => /authorization|cookie/i.test(k))).toEqual([]);
     }
@@ -118,22 +117,24 @@ describe('step-11: library instrumentation', () => {
 
 describe('step-11: what a stranger can send', () => {
   const SECRETS = ['tok-SECRET-1', 'pw-SECRET-2', 'key-SECRET-3'];
+  let run: StageRun;
   let receiver: OtlpReceiver;
-  let exit: StageExit;
   const server = (path: string): ReceivedSpan => receiver.spans.find((s) => s.kind === SpanKind.SERVER && s.attributes['url.path'] === path)!;
 
   beforeAll(async () => {
-    receiver = await startOtlpReceiver();
-    const stage = await startStage('step-11', { otlpEndpoint: receiver.url });
-    await stage.get(`/?token=${SECRETS[0]}&password=${SECRETS[1]}&lang=en`);
-    // A caller that asks for no tracing (sampled flag 00) on a request that fails.
-    await stage.get(`/error?api_key=${SECRETS[2]}`, { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' });
-    await stage.get(`/${'x'.repeat(15_000)}`);
-    exit = await stage.stop('SIGINT');
+    run = await runStage('step-11', {
+      requests: [
+        `/?token=${SECRETS[0]}&password=${SECRETS[1]}&lang=en`,
+        // A caller that asks for no tracing (sampled flag 00) on a request that fails.
+        { path: `/error?api_key=${SECRETS[2]}`, headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' } },
+        `/${'x'.repeat(15_000)}`,
+      ],
+    });
+    receiver = run.receiver;
   });
 
   afterAll(async () => {
-    await receiver?.close();
+    await run?.close();
   });
 
   it('masks secret query values in url.query, and keeps the rest', () => {
@@ -147,12 +148,8 @@ describe('step-11: what a stranger can send', () => {
   });
 
   it('lets no secret reach OTLP, the console, or the error log line', () => {
-    const exported = JSON.stringify(receiver.spans, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
-    for (const secret of SECRETS) {
-      expect(exported).not.toContain(secret);
-      expect(exit.output).not.toContain(secret);
-    }
-    expect(exit.output).toContain('"url":"/error?api_key=REDACTED"');
+    expect(run.leaked(SECRETS)).toEqual([]);
+    expect(run.exit.output).toContain('"url":"/error?api_key=REDACTED"');
   });
 
   it('still records the failing request whose caller sent sampled=00, as an error', () => {
@@ -171,23 +168,16 @@ describe('step-11: what a stranger can send', () => {
 
 describe('step-11: closing the terminal', () => {
   it('flushes every pending span on SIGHUP, as on Ctrl+C', async () => {
-    const receiver = await startOtlpReceiver();
+    const { receiver, exit, close } = await runStage('step-11', { requests: Array(30).fill('/'), signal: 'SIGHUP' });
     try {
-      const stage = await startStage('step-11', { otlpEndpoint: receiver.url });
-      for (let i = 0; i < 30; i++) await stage.get('/');
-      const exit = await stage.stop('SIGHUP');
       expect(exit.output).toContain('SIGHUP received, closing the server');
       expect(receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(30);
     } finally {
-      await receiver.close();
+      await close();
     }
   });
 });
 
 describeEnvironmentConventions('step-11', { span: 'GET /' });
 
-describe('telemetry snapshot', () => {
-  it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
-    await expect(await captureTelemetry('step-11')).toMatchFileSnapshot('../telemetry.txt');
-  });
-});
+describeTelemetrySnapshot('step-11');

@@ -1,0 +1,56 @@
+// One stage run, the way most stage tests want it: start the stage through its real start script
+// with an OTLP receiver as its collector, send the requests in order, stop it with a signal (Ctrl+C
+// by default), and keep what it exported and printed for the test to read.
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
+import { startStage, type StageExit, type StageOptions } from './stage-runner.ts';
+
+export interface StageRequest {
+  path: string;
+  headers?: Record<string, string>;
+}
+
+export interface RunOptions extends Omit<StageOptions, 'otlpEndpoint'> {
+  /** Sent one after the other: a path, or a path with headers. */
+  requests: Array<string | StageRequest>;
+  /** How the run ends: SIGINT is Ctrl+C. */
+  signal?: NodeJS.Signals;
+}
+
+export interface StageRun {
+  receiver: OtlpReceiver;
+  exit: StageExit;
+  /** The HTTP status of each request, in order. */
+  statuses: number[];
+  /** The spans whose parent is `parent`. */
+  children(parent: ReceivedSpan): ReceivedSpan[];
+  /** Which of `secrets` appear anywhere: in any exported signal or in the console output. */
+  leaked(secrets: string[]): string[];
+  close(): Promise<void>;
+}
+
+export async function runStage(stageName: string, { requests, signal = 'SIGINT', ...options }: RunOptions): Promise<StageRun> {
+  const receiver = await startOtlpReceiver();
+  try {
+    const stage = await startStage(stageName, { ...options, otlpEndpoint: receiver.url });
+    const statuses: number[] = [];
+    for (const request of requests) {
+      const { path, headers } = typeof request === 'string' ? { path: request, headers: {} } : request;
+      statuses.push((await stage.get(path, headers)).status);
+    }
+    const exit = await stage.stop(signal);
+    return {
+      receiver,
+      exit,
+      statuses,
+      children: (parent) => receiver.spans.filter((s) => s.parentSpanId === parent.spanId),
+      leaked(secrets) {
+        const exported = JSON.stringify([receiver.spans, receiver.metrics, receiver.logs], (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
+        return secrets.filter((secret) => exported.includes(secret) || exit.output.includes(secret));
+      },
+      close: () => receiver.close(),
+    };
+  } catch (err) {
+    await receiver.close();
+    throw err;
+  }
+}
