@@ -38,6 +38,10 @@ describe('the chapter check catches', () => {
     expect(check('```sh\npnpm stack:sideways\n```')).toEqual(['`pnpm stack:sideways`: the root package.json has no script "stack:sideways"']);
   });
 
+  it('a code span that runs across lines', () => {
+    expect(check('Run `pnpm\nstages` now.')).toEqual(['a code span runs across lines: keep it on one line', 'a code span runs across lines: keep it on one line']);
+  });
+
   it('a file path that does not exist', () => {
     expect(check('See `src/tracing.ts`.')).toEqual(['path `src/tracing.ts` does not exist']);
   });

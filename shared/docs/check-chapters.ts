@@ -187,6 +187,8 @@ export function checkChapter(ws: Workspace, file: string, markdown: string = rea
       }
     } else spanColumn = -1;
 
+    // A code span that runs onto the next line renders, but hides its command from every check here.
+    if ((line.match(/`/g) ?? []).length % 2 === 1) report('a code span runs across lines: keep it on one line');
     for (const [, code] of line.matchAll(/`([^`]+)`/g)) {
       if (code!.startsWith('pnpm ')) checkCommand(ws, code!, report);
       else if (looksLikePath(code!) && !pathExists(ws, file, code!)) report(`path \`${code}\` does not exist`);
