@@ -38,6 +38,12 @@ describe('the chapter check catches', () => {
     expect(check('```sh\npnpm stack:sideways\n```')).toEqual(['`pnpm stack:sideways`: the root package.json has no script "stack:sideways"']);
   });
 
+  it("an anchor GitHub does not give: repeated headings get -1, -2, ...", () => {
+    expect(check('## Look at it\n## Look at it\n[ok](#look-at-it-1) [not](#look-at-it-2)')).toEqual([
+      'link to #look-at-it-2 in steps/step-08/README.md, which has no such heading',
+    ]);
+  });
+
   it('a code span that runs across lines', () => {
     expect(check('Run `pnpm\nstages` now.')).toEqual(['a code span runs across lines: keep it on one line', 'a code span runs across lines: keep it on one line']);
   });

@@ -2,6 +2,7 @@
 // promises must exist, and every code excerpt must match the source it claims to come from.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import GithubSlugger from 'github-slugger';
 
 export interface Problem {
   file: string;
@@ -49,22 +50,15 @@ export function loadWorkspace(root: string): Workspace {
   return { root, rootScripts: scriptsOf(join(root, 'package.json')), stages };
 }
 
-function slug(heading: string): string {
-  // GitHub's anchor rule: lower case, drop punctuation except - and _, spaces become -.
-  return heading
-    .trim()
-    .toLowerCase()
-    .replace(/[^\p{L}\p{N}\s_-]/gu, '')
-    .replace(/\s/g, '-');
-}
-
+/** The anchors GitHub gives a document's headings, a repeated heading getting -1, -2, ... */
 function anchorsOf(markdown: string): Set<string> {
   const anchors = new Set<string>();
+  const slugger = new GithubSlugger();
   let inFence = false;
   for (const line of markdown.split('\n')) {
     if (/^\s*```/.test(line)) inFence = !inFence;
     const heading = !inFence && /^#{1,6}\s+(.*)$/.exec(line);
-    if (heading) anchors.add(slug(heading[1]!.replace(/`/g, '')));
+    if (heading) anchors.add(slugger.slug(heading[1]!));
   }
   return anchors;
 }
