@@ -68,6 +68,18 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       await expect(started).rejects.toThrow(`telemetry: ${name}=${JSON.stringify(value)} ${why}`);
     });
 
+    it('never prints the password of an endpoint URL, in a refusal or in a warning', async ({ expect }) => {
+      const refused = startStage(stageName, { env: { ...baseEnv, OTEL_EXPORTER_OTLP_ENDPOINT: 'http://me:hunter2@127.0.0.1:9/v1/traces' }, startTimeoutMs: 15_000 });
+      await expect(refused).rejects.toThrow('telemetry: OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:9/v1/traces" ends in /v1/traces');
+      await expect(refused).rejects.not.toThrow(/hunter2/);
+      const env = { ...baseEnv, OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://me:hunter2@127.0.0.1:9' };
+      const stage = await startStage(stageName, { env });
+      await stage.get('/');
+      await expect.poll(() => stage.output(), { timeout: 15_000, interval: 200 }).toContain('telemetry: cannot export spans to http://127.0.0.1:9/v1/traces');
+      const exit = await stage.stop('SIGINT');
+      expect(exit.output).not.toContain('hunter2');
+    });
+
     it('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT is used as it is, /v1/traces included', async ({ expect }) => {
       const receiver = await startOtlpReceiver();
       try {

@@ -133,7 +133,7 @@ function loud(exporter: SpanExporter, endpoint: string): SpanExporter {
  */
 function readEnvironment(): { disabled: boolean; exporters: string[]; endpoint: string; scheduleDelay: number } {
   const stop = (name: string, why: string): never => {
-    console.error(`telemetry: ${name}=${JSON.stringify(process.env[name])} ${why}`);
+    console.error(`telemetry: ${name}=${JSON.stringify(withoutCredentials(process.env[name] ?? ''))} ${why}`);
     process.exit(1);
   };
   const value = (name: string): string | undefined => process.env[name]?.trim();
@@ -166,5 +166,10 @@ function readEnvironment(): { disabled: boolean; exporters: string[]; endpoint: 
     endpoint = `${base.replace(/\/$/, '')}/v1/traces`;
   }
   if (full) endpoint = full;
-  return { disabled: disabled === 'true', exporters: exporters.includes('none') ? [] : exporters, endpoint, scheduleDelay };
+  // Only messages use it (the exporter reads the variables itself): never print a URL's password.
+  return { disabled: disabled === 'true', exporters: exporters.includes('none') ? [] : exporters, endpoint: withoutCredentials(endpoint), scheduleDelay };
+}
+
+function withoutCredentials(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//');
 }

@@ -6,6 +6,8 @@ import { subscribe } from 'node:diagnostics_channel';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 
 const endpoint = new URL(readEnvironment());
+// For messages only: never print a password the URL may carry.
+const shown = withoutCredentials(endpoint.href);
 let failing = false;
 let exiting = false;
 let flushReported = false;
@@ -19,7 +21,7 @@ function isExport(request: ClientRequest): boolean {
 function failed(reason: string): void {
   // One line on the way out, however many retries of the last flush fail.
   if (exiting && !flushReported) console.warn(`telemetry: spans not flushed on exit (${reason})`);
-  else if (!exiting && !failing) console.warn(`telemetry: cannot export spans to ${endpoint.href} (${reason}); they are dropped until it answers`);
+  else if (!exiting && !failing) console.warn(`telemetry: cannot export spans to ${shown} (${reason}); they are dropped until it answers`);
   flushReported ||= exiting;
   failing = true;
 }
@@ -33,14 +35,14 @@ subscribe('http.client.response.finish', (message) => {
   if (!isExport(request)) return;
   const ok = response.statusCode !== undefined && response.statusCode < 300;
   if (!ok) return failed(`HTTP ${response.statusCode}`);
-  if (failing) console.warn(`telemetry: exporting spans to ${endpoint.href} again`);
+  if (failing) console.warn(`telemetry: exporting spans to ${shown} again`);
   failing = false;
 });
 
 /** Refuses a bad value of the variables the bundle reads, naming it; returns the traces endpoint. */
 function readEnvironment(): string {
   const stop = (name: string, why: string): never => {
-    console.error(`telemetry: ${name}=${JSON.stringify(process.env[name])} ${why}`);
+    console.error(`telemetry: ${name}=${JSON.stringify(withoutCredentials(process.env[name] ?? ''))} ${why}`);
     process.exit(1);
   };
   const value = (name: string): string | undefined => process.env[name]?.trim();
@@ -74,4 +76,8 @@ function readEnvironment(): string {
   }
   if (full) traces = full;
   return traces;
+}
+
+function withoutCredentials(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//');
 }
