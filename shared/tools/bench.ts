@@ -1,13 +1,13 @@
 // `pnpm bench`: what each stage's telemetry costs. Every stage runs through its real start
-// script, exporting to a local OTLP receiver, and takes a closed-loop load of GET / on loopback;
+// script, exporting to a local OTLP receiver, and takes autocannon's closed-loop load of GET / from this process;
 // the table gives throughput, latency, peak memory and how many of the requests' spans arrived.
 // Numbers, not pass/fail: speed and memory goals live here, never in timed tests.
+import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
 import { parseArgs } from 'node:util';
 import { startOtlpReceiver } from '../harness/otlp-receiver.ts';
 import { serverPid, startStage } from '../harness/stage-runner.ts';
-import { fail, ms, parseOrFail, percentile, positiveInteger, positiveNumber } from './cli.ts';
+import { fail, parseOrFail, positiveInteger, positiveNumber } from './cli.ts';
 
 const TOOL = 'bench';
 const HELP = `Usage: pnpm bench [--duration 5s] [--concurrency 8] [--stages 06,08,11,14]
@@ -19,9 +19,9 @@ spans exported per request, which shows when a batch processor's queue drops spa
 
 interface Result {
   stage: string;
+  measured: autocannon.Result;
+  /** Warm-up included: every request can have produced spans. */
   requests: number;
-  seconds: number;
-  latencies: number[];
   peakRssMb: number | undefined;
   spans: number;
 }
@@ -36,50 +36,27 @@ function peakRssMb(pid: number | undefined): number | undefined {
   }
 }
 
-function get(url: URL, agent: Agent): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent }, (res) => {
-      res.resume();
-      res.once('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-    });
-    req.once('error', reject);
-    req.end();
-  });
-}
+// autocannon measures whole milliseconds.
+const wholeMs = (value: number): string => (value < 1 ? '<1 ms' : `${value} ms`);
 
-async function load(url: URL, concurrency: number, durationMs: number, latencies?: number[]): Promise<number> {
-  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const end = performance.now() + durationMs;
-  let count = 0;
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const start = performance.now();
-        await get(url, agent);
-        latencies?.push(performance.now() - start);
-        count++;
-      }
-    }),
-  );
-  agent.destroy();
-  return count;
+/** autocannon's closed loop: `connections` requests in flight for `seconds`, all GET /. */
+async function load(url: string, connections: number, seconds: number): Promise<autocannon.Result> {
+  const result = await autocannon({ url, connections, duration: seconds });
+  if (result.errors > 0 || result.non2xx > 0) throw new Error(`${url}: ${result.errors} errors, ${result.non2xx} non-2xx answers under load`);
+  return result;
 }
 
 async function benchStage(stage: string, concurrency: number, durationMs: number): Promise<Result> {
   const receiver = await startOtlpReceiver();
   try {
     const running = await startStage(stage, { otlpEndpoint: receiver.url, env: { LOG_LEVEL: 'error' } });
-    const url = new URL('/', running.baseUrl);
-    const warmup = await load(url, concurrency, 1000);
-    const latencies: number[] = [];
-    const started = performance.now();
-    const requests = await load(url, concurrency, durationMs, latencies);
-    const seconds = (performance.now() - started) / 1000;
+    const warmup = await load(running.baseUrl, concurrency, 1);
+    const measured = await load(running.baseUrl, concurrency, durationMs / 1000);
     const peak = peakRssMb(serverPid(running.pid));
     await running.stop('SIGINT');
     // A span per request (and nothing for /healthz); step 11 and 14 add children, counted here as roots.
     const spans = receiver.spans.filter((s) => s.parentSpanId === '' && s.name !== 'dns.lookup').length;
-    return { stage, requests: requests + warmup, seconds, latencies: latencies.sort((a, b) => a - b), peakRssMb: peak, spans };
+    return { stage, measured, requests: measured.requests.total + warmup.requests.total, peakRssMb: peak, spans };
   } finally {
     await receiver.close();
   }
@@ -110,12 +87,11 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const stage of stages) {
     const r = await benchStage(stage, concurrency, durationMs);
-    const measured = r.latencies.length;
     rows.push([
       r.stage,
-      String(Math.round(measured / r.seconds)),
-      ms(percentile(r.latencies, 0.5)),
-      ms(percentile(r.latencies, 0.99)),
+      String(Math.round(r.measured.requests.average)),
+      wholeMs(r.measured.latency.p50),
+      wholeMs(r.measured.latency.p99),
       r.peakRssMb === undefined ? 'n/a' : `${Math.round(r.peakRssMb)} MB`,
       `${r.spans}/${r.requests}`,
     ]);

@@ -50,10 +50,3 @@ export function painter(on: boolean): (style: Style, text: string) => string {
   // validateStream off: the decision was already made by wantsColor, from the flags as well as the stream.
   return (style, text) => (on ? styleText(style, text, { validateStream: false }) : text);
 }
-
-/** The p-th percentile (0..1) of ascending values, nearest-rank. */
-export function percentile(sorted: number[], p: number): number {
-  return sorted[Math.max(0, Math.ceil(p * sorted.length) - 1)] ?? 0;
-}
-
-export const ms = (value: number): string => `${value < 10 ? value.toFixed(1) : Math.round(value)} ms`;
