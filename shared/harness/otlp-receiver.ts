@@ -191,7 +191,18 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+export interface ReceiverOptions {
+  /** Loopback and a free port unless given. */
+  host?: string;
+  port?: number;
+  /**
+   * Hands each request's spans on instead of keeping them; a rejection answers 503, which tells
+   * the sender to retry. The Zipkin bridge of the native stack is such a receiver.
+   */
+  forward?: (spans: ReceivedSpan[]) => Promise<void>;
+}
+
+export async function startOtlpReceiver({ host = '127.0.0.1', port = 0, forward }: ReceiverOptions = {}): Promise<OtlpReceiver> {
   const spans: ReceivedSpan[] = [];
   const metrics: ReceivedMetric[] = [];
   const logs: ReceivedLog[] = [];
@@ -221,8 +232,21 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
       if (contentType === 'application/x-protobuf') body = decodeOtlpProtobuf(signal, raw);
       else if (contentType === 'application/json') body = JSON.parse(raw.toString('utf8')) as Json;
       else throw new Error(`unsupported content-type "${contentType}"`);
-      normalize(signal, body, { spans, metrics, logs });
-      requests.push({ signal, contentType, contentEncoding, bytes: raw.length });
+      const received = { spans: [] as ReceivedSpan[], metrics: [] as ReceivedMetric[], logs: [] as ReceivedLog[] };
+      normalize(signal, body, received);
+      if (forward) {
+        try {
+          await forward(received.spans);
+        } catch (err) {
+          res.writeHead(503, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
+          return;
+        }
+      } else {
+        spans.push(...received.spans);
+        metrics.push(...received.metrics);
+        logs.push(...received.logs);
+        requests.push({ signal, contentType, contentEncoding, bytes: raw.length });
+      }
       // An empty Export*ServiceResponse means "all accepted" in both encodings.
       if (contentType === 'application/json') res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       else res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
@@ -233,12 +257,11 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
   }
 
   const server = createServer((req, res) => void handle(req, res));
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
+  server.listen(port, host);
+  await Promise.race([once(server, 'listening'), once(server, 'error').then(([err]) => Promise.reject(err as Error))]);
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${(server.address() as AddressInfo).port}`,
     spans,
     metrics,
     logs,

@@ -7,8 +7,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { cacheRoot, FILES, readVersions, versionDrift, type Versions } from './versions.ts';
+import { basename, dirname, join, relative } from 'node:path';
+import { cacheRoot, COLLECTOR_DIR, FILES, lessonOverlays, readVersions, versionDrift, type Versions } from './versions.ts';
 
 // The collector 0.162 modules say `go 1.26.0`; Zipkin 3 needs Java 17.
 const MIN_GO: [number, number] = [1, 26];
@@ -257,29 +257,26 @@ export async function buildStack(options: BuildOptions = {}): Promise<Binaries> 
 
 /** The environment the shared configs read, with their safe native values. */
 export function nativeEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    OTELCOL_BIND: '127.0.0.1',
-    JAEGER_HOST: '127.0.0.1',
-    ZIPKIN_BRIDGE_HOST: '127.0.0.1',
-    PROMETHEUS_HOST: '127.0.0.1',
-    JAEGER_LISTEN_HOST: '127.0.0.1',
-  };
+  return { ...process.env, OTELCOL_BIND: '127.0.0.1', JAEGER_HOST: '127.0.0.1', JAEGER_LISTEN_HOST: '127.0.0.1' };
 }
 
-/** Runs `validate` of the shared collector config (and Jaeger's) with the built binaries. */
+/** The collector's --config arguments: the base config, the native stack overlay, then a lesson overlay if any. */
+export function collectorConfigArgs(lesson: string | undefined = process.env.COLLECTOR_OVERLAY || undefined): string[] {
+  return [FILES.collectorConfig, FILES.nativeOverlay, ...(lesson ? [join(COLLECTOR_DIR, lesson)] : [])].map((file) => `--config=${file}`);
+}
+
+/** Runs `validate` on every collector config combination the native stack can run, and on Jaeger's. */
 export function validateConfigs(binaries: Pick<Binaries, 'otelcol' | 'jaeger'>, log: Log = defaultLog): void {
-  const checks: Array<[string, string, string]> = [
-    ['collector', binaries.otelcol, FILES.collectorConfig],
-    ['Jaeger', binaries.jaeger, FILES.jaegerConfig],
+  const checks: Array<[string, string, string[]]> = [
+    ...lessonOverlays().map((lesson): [string, string, string[]] => ['collector', binaries.otelcol, collectorConfigArgs(lesson)]),
+    ['Jaeger', binaries.jaeger, [`--config=${FILES.jaegerConfig}`]],
   ];
-  for (const [name, binary, config] of checks) {
+  for (const [name, binary, args] of checks) {
     if (!binary) continue;
-    const result = spawnSync(binary, ['validate', `--config=${config}`], { encoding: 'utf8', env: nativeEnv() });
-    if (result.status !== 0) {
-      throw new Error(`${name} config ${config} is invalid:\n${result.stdout}${result.stderr}`);
-    }
-    log(`${name} config is valid (${config})`);
+    const result = spawnSync(binary, ['validate', ...args], { encoding: 'utf8', env: nativeEnv() });
+    const configs = args.map((arg) => relative(COLLECTOR_DIR, arg.slice('--config='.length))).join(' + ');
+    if (result.status !== 0) throw new Error(`${name} config ${configs} is invalid:\n${result.stdout}${result.stderr}`);
+    log(`${name} config is valid (${configs})`);
   }
 }
 

@@ -5,10 +5,11 @@ import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'n
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildStack, defaultLog, nativeEnv, tail, track, type Binaries, type Log } from './build.ts';
+import { buildStack, collectorConfigArgs, defaultLog, nativeEnv, tail, track, type Binaries, type Log } from './build.ts';
 import { URLS, type StackUrls } from './urls.ts';
 import { FILES } from './versions.ts';
-import { startZipkinBridge, type ZipkinBridge } from './zipkin-bridge.ts';
+import type { OtlpReceiver } from '../harness/otlp-receiver.ts';
+import { startZipkinBridge } from './zipkin-bridge.ts';
 
 /** Every port the native stack listens on, checked before it starts. */
 const PORTS: Array<[number, string]> = [
@@ -49,9 +50,9 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function waitHealthy(name: string, url: string, child: ChildProcess | undefined, logFile: string, deadline: number): Promise<void> {
+async function waitHealthy(name: string, url: string, child: ChildProcess, logFile: string, deadline: number): Promise<void> {
   for (;;) {
-    if (child && child.exitCode !== null) {
+    if (child.exitCode !== null) {
       throw new Error(`${name} exited with code ${child.exitCode}\n--- last lines of ${logFile} ---\n${tail(logFile)}`);
     }
     try {
@@ -95,7 +96,7 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
   const runDir = mkdtempSync(join(tmpdir(), 'otel-steps-stack-'));
   const env = nativeEnv();
   const children: Array<{ name: string; child: ChildProcess }> = [];
-  let bridge: ZipkinBridge | undefined;
+  let bridge: OtlpReceiver | undefined;
   const stop = async (): Promise<void> => {
     // The collector first so that it can flush to the backends.
     for (const { child } of [...children].reverse()) await stopChild(child);
@@ -143,12 +144,11 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
       log: (line) => writeFileSync(bridgeLog, `${new Date().toISOString()} ${line}\n`, { flag: 'a' }),
     });
     const jaeger = launch('jaeger', binaries.jaeger, [`--config=${FILES.jaegerConfig}`]);
-    const collector = launch('otelcol', binaries.otelcol, [`--config=${FILES.collectorConfig}`]);
+    const collector = launch('otelcol', binaries.otelcol, collectorConfigArgs());
     log(`starting Prometheus, Zipkin, Jaeger and the collector (logs: ${runDir})`);
     await Promise.all([
       waitHealthy('Prometheus', URLS.prometheusReady, prometheus.child, prometheus.logFile, deadline),
       waitHealthy('Zipkin', URLS.zipkinHealth, zipkin.child, zipkin.logFile, deadline),
-      waitHealthy('OTLP->Zipkin bridge', `${URLS.zipkinBridge}/health`, undefined, bridgeLog, deadline),
       waitHealthy('Jaeger', URLS.jaegerHealth, jaeger.child, jaeger.logFile, deadline),
       waitHealthy('collector', URLS.collectorHealth, collector.child, collector.logFile, deadline),
     ]);

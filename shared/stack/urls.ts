@@ -11,7 +11,6 @@ export const URLS = {
   zipkinHealth: 'http://127.0.0.1:9411/health',
   prometheus: 'http://127.0.0.1:9090',
   prometheusReady: 'http://127.0.0.1:9090/-/ready',
-  zipkinBridge: 'http://127.0.0.1:9412',
 } as const;
 export type StackUrls = typeof URLS;
 

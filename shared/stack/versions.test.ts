@@ -1,7 +1,10 @@
 // The collector version is written once (builder-config.yaml) and every image tag once
 // (compose.yaml); this keeps the native build and the compose stack on the same versions.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readVersions, versionDrift } from './versions.ts';
+import { parse } from 'yaml';
+import { COLLECTOR_DIR, readVersions, versionDrift } from './versions.ts';
 
 describe('stack versions', () => {
   it('builder-config.yaml and compose.yaml agree, and every image tag is exact', () => {
@@ -24,5 +27,32 @@ describe('stack versions', () => {
   it('flags a floating image tag', () => {
     const versions = readVersions();
     expect(versionDrift({ ...versions, images: { ...versions.images, prometheus: 'latest' } })).toEqual(['compose.yaml: prometheus image needs an exact tag']);
+  });
+});
+
+describe('collector config layers', () => {
+  // The collector's own merge: maps merged key by key, anything else (lists included) replaced.
+  type Tree = Record<string, unknown>;
+  const isMap = (value: unknown): value is Tree => typeof value === 'object' && value !== null && !Array.isArray(value);
+  const merge = (base: Tree, overlay: Tree): Tree =>
+    Object.fromEntries([...new Set([...Object.keys(base), ...Object.keys(overlay)])].map((key) => {
+      const [a, b] = [base[key], overlay[key]];
+      return [key, isMap(a) && isMap(b) ? merge(a, b) : b === undefined ? a : b];
+    }));
+  const load = (file: string): Tree => (parse(readFileSync(join(COLLECTOR_DIR, file), 'utf8')) as Tree | null) ?? {};
+
+  // The native combinations are validated by the built collector (`pnpm stack:native --validate`);
+  // the compose one needs the contrib image, so here every name a pipeline uses must be defined.
+  it.each(['overlays/stack-native.yaml', 'overlays/stack-compose.yaml'])('base + %s: every pipeline uses only defined components', (overlay) => {
+    const config = merge(load('otel-collector-config.yaml'), load(overlay)) as Record<string, Tree>;
+    const pipelines = (config.service!.pipelines ?? {}) as Record<string, Record<string, string[]>>;
+    const defined = (section: string): string[] => Object.keys(config[section] ?? {});
+    for (const [name, pipeline] of Object.entries(pipelines)) {
+      for (const receiver of pipeline.receivers ?? []) expect([...defined('receivers'), ...defined('connectors')], name).toContain(receiver);
+      for (const processor of pipeline.processors ?? []) expect(defined('processors'), name).toContain(processor);
+      for (const exporter of pipeline.exporters ?? []) expect([...defined('exporters'), ...defined('connectors')], name).toContain(exporter);
+    }
+    expect(pipelines.traces!.exporters).toContain('otlp_grpc/jaeger');
+    expect(pipelines.traces!.exporters!.some((e) => e.includes('zipkin'))).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 // The versions the native stack builds, read from the two files that state them: the collector's
 // in collector/builder-config.yaml, every other one as an image tag in collector/compose.yaml.
 // versionDrift() reports any disagreement (a test calls it), so both stacks stay on one version.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
@@ -10,11 +10,18 @@ import { REPO_ROOT } from '../repo.ts';
 export const COLLECTOR_DIR = join(REPO_ROOT, 'collector');
 export const FILES = {
   collectorConfig: join(COLLECTOR_DIR, 'otel-collector-config.yaml'),
+  nativeOverlay: join(COLLECTOR_DIR, 'overlays', 'stack-native.yaml'),
   builderConfig: join(COLLECTOR_DIR, 'builder-config.yaml'),
   compose: join(COLLECTOR_DIR, 'compose.yaml'),
   prometheusConfig: join(COLLECTOR_DIR, 'prometheus.yaml'),
   jaegerConfig: join(COLLECTOR_DIR, 'jaeger.yaml'),
 };
+
+/** Every lesson overlay (collector/overlays/ minus the stack-* ones), as paths under collector/; undefined is "none". */
+export function lessonOverlays(): Array<string | undefined> {
+  const files = readdirSync(join(COLLECTOR_DIR, 'overlays')).filter((file) => file.endsWith('.yaml') && !file.startsWith('stack-'));
+  return [undefined, ...files.sort().map((file) => `overlays/${file}`)];
+}
 
 export function cacheRoot(): string {
   return process.env.OTEL_STEPS_CACHE ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'otel-steps');
@@ -36,7 +43,7 @@ export type Versions = {
   /** every `gomod` line of builder-config.yaml: module -> version */
   builderModules: Record<string, string>;
   /** image tags from compose.yaml */
-  images: { collector: string; jaeger: string; zipkin: string; prometheus: string; node: string };
+  images: { collector: string; jaeger: string; zipkin: string; prometheus: string };
   jaeger: { release: string; module: string; commit: string } | undefined;
   zipkin: string;
 };
@@ -75,7 +82,6 @@ export function readVersions(): Versions {
     jaeger: imageTag(compose, 'jaegertracing/jaeger'),
     zipkin: imageTag(compose, 'openzipkin/zipkin'),
     prometheus: imageTag(compose, 'prom/prometheus'),
-    node: imageTag(compose, 'node'),
   };
   const jaegerModule = JAEGER_GO_MODULE[images.jaeger];
   return {
