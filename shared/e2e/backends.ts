@@ -2,21 +2,11 @@
 // Prometheus's own query APIs.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { vi } from 'vitest';
 import { URLS } from '../stack/urls.ts';
 
-export interface JaegerSpan {
-  traceID: string;
-  spanID: string;
-  operationName: string;
-  references: { refType: string; spanID: string }[];
-  tags: { key: string; value: unknown }[];
-  startTime: number;
-}
-export interface JaegerTrace {
-  traceID: string;
-  spans: JaegerSpan[];
-  processes: Record<string, { serviceName: string }>;
-}
+export type { JaegerSpan, JaegerTrace } from '../tools/traces.ts';
+import type { JaegerTrace } from '../tools/traces.ts';
 export interface ZipkinSpan {
   traceId: string;
   id: string;
@@ -54,21 +44,9 @@ export async function promQuery(query: string): Promise<PromSample[]> {
   return body.data.result;
 }
 
-/** Polls `check` until it returns a value; rejects with `what` after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 40_000, intervalMs = 100): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+/** Polls `check` until it returns a value; fails with `what` after `timeout` ms. */
+export const eventually = <T>(what: string, check: () => Promise<T | undefined>, timeout = 40_000): Promise<T> =>
+  vi.waitFor(async () => (await check()) ?? Promise.reject(new Error(`timed out after ${timeout} ms waiting for ${what}`)), { timeout, interval: 100 });
 
 export interface ExpectedTrace {
   /** Span names, in the order telemetry.txt lists them (tree order). */

@@ -4,38 +4,20 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { REPO_ROOT } from '../harness/stage-runner.ts';
+import waitOn from 'wait-on';
 import { URLS } from '../stack/urls.ts';
 
-const HEALTH = {
-  collector: URLS.collectorHealth,
-  Jaeger: URLS.jaegerHealth,
-  Zipkin: URLS.zipkinHealth,
-  Prometheus: URLS.prometheusReady,
-};
-
-async function down(): Promise<string[]> {
-  const down: string[] = [];
-  for (const [name, url] of Object.entries(HEALTH)) {
-    const ok = await fetch(url, { signal: AbortSignal.timeout(3000) }).then((r) => r.ok, () => false);
-    if (!ok) down.push(`${name} (${url})`);
-  }
-  return down;
-}
-
-async function assertRunning(timeoutMs = 60_000): Promise<void> {
-  // A stack that was just started may need a few seconds before every health check answers.
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const missing = await down();
-    if (missing.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`E2E_STACK=running, but these do not answer: ${missing.join(', ')}. Start a stack first: pnpm stack:up`);
-    await new Promise((r) => setTimeout(r, 1000));
-  }
-}
+const HEALTH = [URLS.collectorHealth, URLS.jaegerHealth, URLS.zipkinHealth, URLS.prometheusReady];
+// GET, not wait-on's default HEAD; proxy: false, or a proxy set in the environment would be asked for 127.0.0.1.
+const waitFor = (options: { timeout: number; reverse?: boolean }): Promise<void> =>
+  waitOn({ resources: HEALTH.map((url) => url.replace(/^http/, 'http-get')), interval: 500, proxy: false, ...options });
 
 export default async function setup(): Promise<(() => Promise<void>) | undefined> {
   if (process.env.E2E_STACK === 'running') {
-    await assertRunning();
+    // A stack that was just started may need a few seconds before every health check answers.
+    await waitFor({ timeout: 60_000 }).catch((err: Error) => {
+      throw new Error(`E2E_STACK=running, but the stack does not answer (${err.message}). Start a stack first: pnpm stack:up`);
+    });
     return undefined;
   }
   const child = spawn('pnpm', ['stack:native'], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -62,7 +44,6 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
     if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT');
     await exited;
     // pnpm may return before the tool has stopped every process: wait until nothing answers.
-    const deadline = Date.now() + 30_000;
-    while ((await down()).length < Object.keys(HEALTH).length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 500));
+    await waitFor({ timeout: 30_000, reverse: true });
   };
 }

@@ -4,6 +4,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
+import waitOn from 'wait-on';
 import { join } from 'node:path';
 import { buildStack, collectorConfigArgs, defaultLog, nativeEnv, tail, track, type Binaries, type Log } from './build.ts';
 import { URLS, type StackUrls } from './urls.ts';
@@ -50,20 +51,17 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-async function waitHealthy(name: string, url: string, child: ChildProcess, logFile: string, deadline: number): Promise<void> {
-  for (;;) {
-    if (child.exitCode !== null) {
-      throw new Error(`${name} exited with code ${child.exitCode}\n--- last lines of ${logFile} ---\n${tail(logFile)}`);
-    }
-    try {
-      const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
-      if (response.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline) throw new Error(`${name} did not become healthy at ${url}\n--- last lines of ${logFile} ---\n${tail(logFile)}`);
-    await new Promise((wait) => setTimeout(wait, 500));
-  }
+/** Resolves once `url` answers 2xx; rejects with the log's tail when the process exits first or time runs out. */
+function waitHealthy(name: string, url: string, child: ChildProcess, logFile: string, timeout: number): Promise<void> {
+  const failure = (why: string): Error => new Error(`${name} ${why}\n--- last lines of ${logFile} ---\n${tail(logFile)}`);
+  return new Promise((resolveHealthy, reject) => {
+    const onExit = (code: number | null): void => reject(failure(`exited with code ${code}`));
+    child.once('exit', onExit);
+    // proxy: false, or a proxy set in the environment would be asked for 127.0.0.1.
+    waitOn({ resources: [url.replace(/^http/, 'http-get')], timeout, interval: 500, proxy: false })
+      .then(() => resolveHealthy(), () => reject(failure(`did not become healthy at ${url}`)))
+      .finally(() => child.off('exit', onExit));
+  });
 }
 
 function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
@@ -118,7 +116,7 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
   };
 
   try {
-    const deadline = Date.now() + (options.timeoutMs ?? 120_000);
+    const timeout = options.timeoutMs ?? 120_000;
     const promConfig = join(runDir, 'prometheus.yaml');
     writeFileSync(promConfig, nativePrometheusConfig(readFileSync(FILES.prometheusConfig, 'utf8')));
     const prometheus = launch('prometheus', binaries.prometheus, [
@@ -147,10 +145,10 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
     const collector = launch('otelcol', binaries.otelcol, collectorConfigArgs());
     log(`starting Prometheus, Zipkin, Jaeger and the collector (logs: ${runDir})`);
     await Promise.all([
-      waitHealthy('Prometheus', URLS.prometheusReady, prometheus.child, prometheus.logFile, deadline),
-      waitHealthy('Zipkin', URLS.zipkinHealth, zipkin.child, zipkin.logFile, deadline),
-      waitHealthy('Jaeger', URLS.jaegerHealth, jaeger.child, jaeger.logFile, deadline),
-      waitHealthy('collector', URLS.collectorHealth, collector.child, collector.logFile, deadline),
+      waitHealthy('Prometheus', URLS.prometheusReady, prometheus.child, prometheus.logFile, timeout),
+      waitHealthy('Zipkin', URLS.zipkinHealth, zipkin.child, zipkin.logFile, timeout),
+      waitHealthy('Jaeger', URLS.jaegerHealth, jaeger.child, jaeger.logFile, timeout),
+      waitHealthy('collector', URLS.collectorHealth, collector.child, collector.logFile, timeout),
     ]);
   } catch (error) {
     await stop();

@@ -11,7 +11,7 @@ const HELP = `Usage: pnpm traces <service.name> [--limit N] [--lookback 1h]
 Prints the latest traces of one service (5 unless --limit says otherwise) from Jaeger's query
 API (${URLS.jaeger}), newest first, each as a tree of spans with kind, duration and error flag.`;
 
-interface Span {
+export interface JaegerSpan {
   traceID: string;
   spanID: string;
   operationName: string;
@@ -21,24 +21,24 @@ interface Span {
   tags: { key: string; value: unknown }[];
   processID: string;
 }
-interface Trace {
+export interface JaegerTrace {
   traceID: string;
-  spans: Span[];
+  spans: JaegerSpan[];
   processes: Record<string, { serviceName: string }>;
 }
 
-const tag = (span: Span, key: string): unknown => span.tags.find((t) => t.key === key)?.value;
+const tag = (span: JaegerSpan, key: string): unknown => span.tags.find((t) => t.key === key)?.value;
 
-function line(span: Span, trace: Trace): string {
+function line(span: JaegerSpan, trace: JaegerTrace): string {
   const kind = String(tag(span, 'span.kind') ?? 'internal');
   const error = tag(span, 'error') === true || tag(span, 'otel.status_code') === 'ERROR' ? '  ERROR' : '';
   const service = trace.processes[span.processID]?.serviceName;
   return `${span.operationName}  [${kind}]  ${(span.duration / 1000).toFixed(1)} ms${error}  (${service})`;
 }
 
-export function renderTrace(trace: Trace): string[] {
+export function renderTrace(trace: JaegerTrace): string[] {
   const ids = new Set(trace.spans.map((s) => s.spanID));
-  const parentOf = (s: Span): string | undefined => s.references.find((r) => r.refType === 'CHILD_OF' && ids.has(r.spanID))?.spanID;
+  const parentOf = (s: JaegerSpan): string | undefined => s.references.find((r) => r.refType === 'CHILD_OF' && ids.has(r.spanID))?.spanID;
   const byStart = [...trace.spans].sort((a, b) => a.startTime - b.startTime);
   const lines: string[] = [];
   const walk = (parent: string | undefined, depth: number): void => {
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   // Jaeger's own limit keeps any N traces, not the newest N: ask for plenty, sort, then cut.
   const url = `${URLS.jaeger}/api/traces?service=${encodeURIComponent(service)}&limit=${Math.max(100, limit)}&lookback=${values.lookback}`;
   console.log(`GET ${url}`);
-  let body: { data: Trace[] | null; errors?: { msg: string }[] | null };
+  let body: { data: JaegerTrace[] | null; errors?: { msg: string }[] | null };
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
     body = (await res.json()) as typeof body;
