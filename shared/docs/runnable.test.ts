@@ -10,14 +10,22 @@ import { REPO_ROOT } from '../harness/stage-runner.ts';
 import { chapterFiles, loadWorkspace } from './check-chapters.ts';
 import { CI_COMMANDS, normalizeConsole, onPort, parseChapter, runnerOf, STAGE_PORT, type Snippet } from './runnable.ts';
 
-const files = chapterFiles(loadWorkspace(REPO_ROOT));
+const workspace = loadWorkspace(REPO_ROOT);
+const files = chapterFiles(workspace);
 const parsed = files.map((f) => parseChapter(f));
 const shell = parsed.flatMap((p) => p.shell);
 const where = (s: Snippet): string => `${s.file}:${s.line}: ${s.text}`;
 
 function allScripts(): string[] {
-  const packages = ['package.json', ...[...loadWorkspace(REPO_ROOT).stages.keys()].map((name) => `steps/${name}/package.json`)];
+  const packages = ['package.json', ...[...workspace.stages.keys()].map((name) => `steps/${name}/package.json`)];
   return packages.flatMap((p) => Object.values((JSON.parse(readFileSync(join(REPO_ROOT, p), 'utf8')) as { scripts: Record<string, string> }).scripts));
+}
+
+/** A stage command must name a stage and one of its scripts (the fenced ones are also run below). */
+function expectStageScript(runner: ReturnType<typeof runnerOf>): void {
+  if (runner.kind !== 'stage') return;
+  expect([...workspace.stages.keys()], `no stage named ${runner.stage}`).toContain(runner.stage);
+  expect([...workspace.stages.get(runner.stage)!.scripts], `${runner.stage} has no script ${runner.script}`).toContain(runner.script);
 }
 
 function sh(command: string): { status: number | null; stdout: string; stderr: string } {
@@ -41,6 +49,7 @@ describe('every command in a chapter is run by some test', () => {
     const runner = runnerOf(snippet.text);
     expect(runner.kind, 'no test knows how to run this command: teach shared/docs/runnable.ts').not.toBe('unknown');
     if (runner.kind === 'ci') expect(readFileSync(join(REPO_ROOT, runner.where), 'utf8')).toContain(snippet.text);
+    expectStageScript(runner);
   });
 
   // Commands named in running text: the same rules, and a start script named in full or in part
@@ -51,6 +60,15 @@ describe('every command in a chapter is run by some test', () => {
     expect(runner.kind, 'no test knows how to run this command: teach shared/docs/runnable.ts').not.toBe('unknown');
     if (runner.kind === 'ci') expect(readFileSync(join(REPO_ROOT, runner.where), 'utf8')).toContain(snippet.text.replace(/ <service>$/, ''));
     if (runner.kind === 'script') expect(allScripts().some((script) => script.includes(snippet.text))).toBe(true);
+    expectStageScript(runner);
+  });
+
+  it.each([
+    ['pnpm stack:sideways', 'unknown'],
+    ['pnpm --filter step-08 start:turbo', 'stage'],
+  ])('a command no test knows (%s) is caught, and so is a stage script that does not exist', (command, kind) => {
+    expect(runnerOf(command).kind).toBe(kind);
+    if (kind === 'stage') expect(() => expectStageScript(runnerOf(command))).toThrow('step-08 has no script start:turbo');
   });
 
   it('the chapters give commands of every kind (so the list above is not empty by mistake)', () => {

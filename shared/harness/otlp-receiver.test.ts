@@ -136,13 +136,4 @@ describe('OTLP receiver, bad input', () => {
       await receiver.close();
     }
   });
-
-  it('times out waitFor with what it was waiting for and what it got', async () => {
-    const receiver = await startOtlpReceiver();
-    try {
-      await expect(receiver.waitFor(() => receiver.spans.length > 0, 'a span', 50)).rejects.toThrow('timed out after 50 ms waiting for a span (received 0 spans, 0 metrics, 0 logs)');
-    } finally {
-      await receiver.close();
-    }
-  });
 });

@@ -67,8 +67,6 @@ export interface OtlpReceiver {
   readonly requests: ReceivedRequest[];
   /** false: answer every export with 503, as a collector that is up but cannot take data does. */
   setAvailable(available: boolean): void;
-  /** Resolves once `check` returns a truthy value, polling as exports arrive; rejects after `timeoutMs`. */
-  waitFor<T>(check: () => T | undefined | null | false, what: string, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
 }
 
@@ -207,7 +205,6 @@ export async function startOtlpReceiver({ host = '127.0.0.1', port = 0, forward 
   const metrics: ReceivedMetric[] = [];
   const logs: ReceivedLog[] = [];
   const requests: ReceivedRequest[] = [];
-  const waiters = new Set<() => void>();
 
   let unavailable = false;
 
@@ -250,7 +247,6 @@ export async function startOtlpReceiver({ host = '127.0.0.1', port = 0, forward 
       // An empty Export*ServiceResponse means "all accepted" in both encodings.
       if (contentType === 'application/json') res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       else res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
-      for (const wake of waiters) wake();
     } catch (err) {
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`OTLP receiver could not read the request: ${(err as Error).message}\n`);
     }
@@ -268,29 +264,6 @@ export async function startOtlpReceiver({ host = '127.0.0.1', port = 0, forward 
     requests,
     setAvailable(available: boolean): void {
       unavailable = !available;
-    },
-    waitFor<T>(check: () => T | undefined | null | false, what: string, timeoutMs = 15_000): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        const attempt = (): boolean => {
-          const value = check();
-          if (value) {
-            cleanup();
-            resolve(value);
-            return true;
-          }
-          return false;
-        };
-        const timer = setTimeout(() => {
-          cleanup();
-          reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what} (received ${spans.length} spans, ${metrics.length} metrics, ${logs.length} logs)`));
-        }, timeoutMs);
-        const wake = (): void => void attempt();
-        const cleanup = (): void => {
-          clearTimeout(timer);
-          waiters.delete(wake);
-        };
-        if (!attempt()) waiters.add(wake);
-      });
     },
     async close(): Promise<void> {
       server.closeAllConnections();

@@ -2,8 +2,8 @@
 // port, with its exporter pointed where the test says, and stops it the way Ctrl+C does.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import psList from 'ps-list';
 
 export { REPO_ROOT } from '../repo.ts';
 import { REPO_ROOT } from '../repo.ts';
@@ -63,31 +63,15 @@ function alive(pid: number): boolean {
  * The stage's Node process: the descendant of pnpm that runs src/server.ts. pnpm 12 starts it
  * through a shell in a process group of its own, so signalling pnpm's group does not reach it;
  * pnpm forwards the signal, and this is how a caller makes sure the stage itself has exited.
- * Linux only (/proc); undefined elsewhere.
  */
-export function serverPid(pnpmPid: number): number | undefined {
-  const parents = new Map<number, number>();
-  const servers: number[] = [];
-  let entries: string[];
-  try {
-    entries = readdirSync('/proc').filter((e) => /^\d+$/.test(e));
-  } catch {
-    return undefined;
-  }
-  for (const entry of entries) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-      const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (/(^|\/)node$/.test(argv[0] ?? '') && argv.includes('src/server.ts')) servers.push(Number(entry));
-    } catch {
-      // the process ended while we looked
-    }
-  }
-  return servers.find((pid) => {
+export async function serverPid(pnpmPid: number): Promise<number | undefined> {
+  const processes = await psList();
+  const parents = new Map(processes.map((p) => [p.pid, p.ppid]));
+  const descends = (pid: number): boolean => {
     for (let p: number | undefined = pid; p !== undefined && p > 1; p = parents.get(p)) if (p === pnpmPid) return true;
     return false;
-  });
+  };
+  return processes.find((p) => /^(\S*\/)?node\s/.test(p.cmd ?? '') && p.cmd!.includes(' src/server.ts') && descends(p.pid))?.pid;
 }
 
 function killAll(pnpmPid: number, nodePid: number | undefined): void {
@@ -120,7 +104,7 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
       child.stdout!.off('data', onData);
       child.off('close', onExit);
       if (err) {
-        if (child.pid) killAll(child.pid, serverPid(child.pid));
+        if (child.pid) void serverPid(child.pid).then((node) => killAll(child.pid!, node));
         reject(err);
       } else resolveUrl(url!);
     }
@@ -141,7 +125,7 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
     },
     async stop(signal: NodeJS.Signals = 'SIGINT', timeoutMs = 20_000): Promise<StageExit> {
       const pid = child.pid!;
-      const node = serverPid(pid);
+      const node = await serverPid(pid);
       if (child.exitCode === null && child.signalCode === null) process.kill(-pid, signal);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {

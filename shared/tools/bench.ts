@@ -52,7 +52,7 @@ async function benchStage(stage: string, concurrency: number, durationMs: number
     const running = await startStage(stage, { otlpEndpoint: receiver.url, env: { LOG_LEVEL: 'error' } });
     const warmup = await load(running.baseUrl, concurrency, 1);
     const measured = await load(running.baseUrl, concurrency, durationMs / 1000);
-    const peak = peakRssMb(serverPid(running.pid));
+    const peak = peakRssMb(await serverPid(running.pid));
     await running.stop('SIGINT');
     // A span per request (and nothing for /healthz); step 11 and 14 add children, counted here as roots.
     const spans = receiver.spans.filter((s) => s.parentSpanId === '' && s.name !== 'dns.lookup').length;
