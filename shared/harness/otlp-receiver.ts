@@ -109,71 +109,64 @@ function scopeOf(v: unknown): { name: string; version: string } {
   return { name: str(s.name), version: str(s.version) };
 }
 
+// Every signal nests the same way: resource, then scope, then the items.
+const NESTING = {
+  traces: ['resourceSpans', 'scopeSpans', 'spans'],
+  metrics: ['resourceMetrics', 'scopeMetrics', 'metrics'],
+  logs: ['resourceLogs', 'scopeLogs', 'logRecords'],
+} as const;
+
+function* items(signal: Signal, body: Json): Generator<[Json, { resource: Attributes; scope: { name: string; version: string } }]> {
+  const [resources, scopes, leaves] = NESTING[signal];
+  for (const r of list(body[resources])) {
+    const resource = attributes((r.resource as Json | undefined)?.attributes);
+    for (const s of list(r[scopes])) for (const item of list(s[leaves])) yield [item, { resource, scope: scopeOf(s.scope) }];
+  }
+}
+
 function normalize(signal: Signal, body: Json, receiver: { spans: ReceivedSpan[]; metrics: ReceivedMetric[]; logs: ReceivedLog[] }): void {
-  if (signal === 'traces') {
-    for (const rs of list(body.resourceSpans)) {
-      const resource = attributes((rs.resource as Json | undefined)?.attributes);
-      for (const ss of list(rs.scopeSpans)) {
-        for (const s of list(ss.spans)) {
-          const status = (s.status ?? {}) as Json;
-          receiver.spans.push({
-            traceId: id(s.traceId),
-            spanId: id(s.spanId),
-            parentSpanId: id(s.parentSpanId),
-            name: str(s.name),
-            kind: num(s.kind),
-            startTimeUnixNano: big(s.startTimeUnixNano),
-            endTimeUnixNano: big(s.endTimeUnixNano),
-            attributes: attributes(s.attributes),
-            events: list(s.events).map((e) => ({ name: str(e.name), timeUnixNano: big(e.timeUnixNano), attributes: attributes(e.attributes) })),
-            status: { code: num(status.code), message: str(status.message) },
-            resource,
-            scope: scopeOf(ss.scope),
-          });
-        }
-      }
-    }
-  } else if (signal === 'metrics') {
-    for (const rm of list(body.resourceMetrics)) {
-      const resource = attributes((rm.resource as Json | undefined)?.attributes);
-      for (const sm of list(rm.scopeMetrics)) {
-        for (const m of list(sm.metrics)) {
-          const type = (['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary'] as const).find((t) => t in m) ?? 'unknown';
-          const points = type === 'unknown' ? [] : list((m[type] as Json).dataPoints);
-          receiver.metrics.push({
-            name: str(m.name),
-            unit: str(m.unit),
-            description: str(m.description),
-            type,
-            dataPoints: points.map((p) => ({
-              attributes: attributes(p.attributes),
-              ...('asDouble' in p || 'asInt' in p ? { value: num(p.asDouble ?? p.asInt) } : {}),
-              ...('count' in p ? { count: num(p.count), sum: num(p.sum) } : {}),
-            })),
-            resource,
-            scope: scopeOf(sm.scope),
-          });
-        }
-      }
-    }
-  } else {
-    for (const rl of list(body.resourceLogs)) {
-      const resource = attributes((rl.resource as Json | undefined)?.attributes);
-      for (const sl of list(rl.scopeLogs)) {
-        for (const l of list(sl.logRecords)) {
-          receiver.logs.push({
-            body: anyValue(l.body),
-            severityText: str(l.severityText),
-            severityNumber: num(l.severityNumber),
-            eventName: str(l.eventName),
-            traceId: id(l.traceId),
-            spanId: id(l.spanId),
-            attributes: attributes(l.attributes),
-            resource,
-            scope: scopeOf(sl.scope),
-          });
-        }
-      }
+  for (const [item, origin] of items(signal, body)) {
+    if (signal === 'traces') {
+      const status = (item.status ?? {}) as Json;
+      receiver.spans.push({
+        traceId: id(item.traceId),
+        spanId: id(item.spanId),
+        parentSpanId: id(item.parentSpanId),
+        name: str(item.name),
+        kind: num(item.kind),
+        startTimeUnixNano: big(item.startTimeUnixNano),
+        endTimeUnixNano: big(item.endTimeUnixNano),
+        attributes: attributes(item.attributes),
+        events: list(item.events).map((e) => ({ name: str(e.name), timeUnixNano: big(e.timeUnixNano), attributes: attributes(e.attributes) })),
+        status: { code: num(status.code), message: str(status.message) },
+        ...origin,
+      });
+    } else if (signal === 'metrics') {
+      const type = (['gauge', 'sum', 'histogram', 'exponentialHistogram', 'summary'] as const).find((t) => t in item) ?? 'unknown';
+      const points = type === 'unknown' ? [] : list((item[type] as Json).dataPoints);
+      receiver.metrics.push({
+        name: str(item.name),
+        unit: str(item.unit),
+        description: str(item.description),
+        type,
+        dataPoints: points.map((p) => ({
+          attributes: attributes(p.attributes),
+          ...('asDouble' in p || 'asInt' in p ? { value: num(p.asDouble ?? p.asInt) } : {}),
+          ...('count' in p ? { count: num(p.count), sum: num(p.sum) } : {}),
+        })),
+        ...origin,
+      });
+    } else {
+      receiver.logs.push({
+        body: anyValue(item.body),
+        severityText: str(item.severityText),
+        severityNumber: num(item.severityNumber),
+        eventName: str(item.eventName),
+        traceId: id(item.traceId),
+        spanId: id(item.spanId),
+        attributes: attributes(item.attributes),
+        ...origin,
+      });
     }
   }
 }

@@ -101,7 +101,7 @@ describe('pnpm diff on fixture stages (OTEL_STEPS_ROOT)', () => {
   write('step-03/src/app.ts', app);
   write('step-03/otel.env', 'OTEL_SERVICE_NAME=three\n');
   write('step-03/telemetry.txt', '## GET /\nhello  [internal]\n');
-  mkdirSync(join(root, 'step-04/src'), { recursive: true });
+  write('step-04/package.json', pkg('04', '    "fastify": "catalog:"'));
 
   it('ignores README.md, telemetry.txt, node_modules and package.json name, description and version', () => {
     const { code, stdout } = diff(['01', '02'], root);

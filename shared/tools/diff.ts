@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fail, painter, parseOrFail, wantsColor } from './cli.ts';
+import { listStages } from './stages.ts';
 
 const TOOL = 'diff';
 
@@ -39,21 +40,9 @@ const stepsRoot = process.env.OTEL_STEPS_ROOT
   ? resolve(process.env.OTEL_STEPS_ROOT)
   : fileURLToPath(new URL('../../steps/', import.meta.url));
 
-function listStages(): string[] {
-  if (!existsSync(stepsRoot)) fail(TOOL, `no stages folder at ${stepsRoot}`);
-  return readdirSync(stepsRoot, { withFileTypes: true })
-    .filter((entry) => entry.isDirectory() && /^step-\d+$/.test(entry.name))
-    .map((entry) => entry.name)
-    .sort((x, y) => stageNumber(x) - stageNumber(y));
-}
-
-function stageNumber(name: string): number {
-  return Number(name.slice('step-'.length));
-}
-
 function resolveStage(arg: string, stages: string[]): string {
   const match = /^(?:step-)?(\d+)$/.exec(arg);
-  const found = match ? stages.find((stage) => stageNumber(stage) === Number(match[1])) : undefined;
+  const found = match ? stages.find((stage) => Number(stage.slice('step-'.length)) === Number(match[1])) : undefined;
   if (found === undefined) {
     fail(TOOL, `unknown stage "${arg}": the stages are ${stages.map((s) => s.slice('step-'.length)).join(', ')}`);
   }
@@ -157,7 +146,8 @@ function main(): void {
   if (first === undefined || second === undefined) fail(TOOL, 'give two stages, e.g. pnpm diff 06 08 (see --help)');
   if (values.telemetry && paths.length > 0) fail(TOOL, 'paths only apply to code diffs, not --telemetry');
 
-  const stages = listStages();
+  if (!existsSync(stepsRoot)) fail(TOOL, `no stages folder at ${stepsRoot}`);
+  const stages = listStages(stepsRoot).map((stage) => stage.name);
   const stageA = resolveStage(first, stages);
   const stageB = resolveStage(second, stages);
   const dirOf = (side: 'a' | 'b') => join(stepsRoot, side === 'a' ? stageA : stageB);

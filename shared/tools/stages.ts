@@ -10,10 +10,12 @@ interface Stage {
   scripts: string[];
 }
 
-export function listStages(root = REPO_ROOT): Stage[] {
-  return readdirSync(join(root, 'steps'))
+/** The stages in `stepsDir`, in order; each folder's name is its package's name. */
+export function listStages(stepsDir = join(REPO_ROOT, 'steps')): Stage[] {
+  return readdirSync(stepsDir)
+    .filter((dir) => /^step-\d+$/.test(dir))
     .sort()
-    .map((dir) => JSON.parse(readFileSync(join(root, 'steps', dir, 'package.json'), 'utf8')) as { name: string; description?: string; scripts?: Record<string, string> })
+    .map((dir) => JSON.parse(readFileSync(join(stepsDir, dir, 'package.json'), 'utf8')) as { name: string; description?: string; scripts?: Record<string, string> })
     .map((pkg) => ({ name: pkg.name, description: pkg.description ?? '', scripts: Object.keys(pkg.scripts ?? {}).filter((s) => s.startsWith('start')) }));
 }
 
