@@ -3,7 +3,7 @@
 //   OpenTelemetry Collector  built with the Collector Builder from collector/builder-config.yaml
 //   Jaeger v2                built from its Go module (Go module proxy)
 //   Zipkin                   the zipkin-server exec jar (Maven Central)
-//   Prometheus               the distribution's package (apt)
+//   Prometheus               the one on PATH (a distribution's package, e.g. apt-get install prometheus)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -92,7 +92,7 @@ function run(command: string, args: string[], options: RunOptions): Promise<void
 
 export type Prerequisites = { missing: string[]; message: string | undefined };
 
-/** Checks Go, Java, Maven and Prometheus (Prometheus may also come from apt). */
+/** Checks Go, Java, Maven and Prometheus. */
 export function checkPrerequisites(need: { go?: boolean; java?: boolean; prometheus?: boolean } = { go: true, java: true, prometheus: true }): Prerequisites {
   const missing: string[] = [];
   if (need.go) {
@@ -109,10 +109,8 @@ export function checkPrerequisites(need: { go?: boolean; java?: boolean; prometh
     if (major < MIN_JAVA) missing.push(`Java ${MIN_JAVA}+ (\`java\`${version ? `, found ${major}` : ''})`);
     if (!which('mvn')) missing.push('Maven (`mvn`)');
   }
-  if (need.prometheus && !which('prometheus')) {
-    const canApt = process.getuid?.() === 0 && which('apt-get');
-    if (!canApt) missing.push('Prometheus (`sudo apt-get install prometheus`)');
-  }
+  // Installing it is left to the user: a packaged Prometheus may start a service on :9090.
+  if (need.prometheus && !which('prometheus')) missing.push('Prometheus (e.g. `sudo apt-get install prometheus`, then stop the service it starts)');
   const message = missing.length
     ? `The native stack cannot be built: install ${missing.join(', ')} and run \`pnpm stack:native\` again (or use \`pnpm stack:up\` with Docker).`
     : undefined;
@@ -219,25 +217,6 @@ async function fetchZipkin(versions: Versions, log: Log): Promise<string> {
   return jar;
 }
 
-/** Prometheus from PATH, or installed with apt when running as root. */
-async function ensurePrometheus(log: Log): Promise<string> {
-  if (which('prometheus')) return 'prometheus';
-  if (process.getuid?.() !== 0 || !which('apt-get')) {
-    throw new Error('Prometheus is not installed: run `sudo apt-get install prometheus` and try again.');
-  }
-  const logFile = join(cacheRoot(), 'prometheus-apt.log');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  const install = (): Promise<void> =>
-    run('apt-get', ['install', '-y', '--no-install-recommends', 'prometheus'], { env, logFile, label: 'Installing Prometheus with apt-get', log });
-  try {
-    await install();
-  } catch {
-    await run('apt-get', ['update'], { env, logFile, label: 'Updating the apt package lists', log });
-    await install();
-  }
-  return 'prometheus';
-}
-
 /** Builds or fetches everything the native stack runs; cached, so repeat runs are quick. */
 export async function buildStack(options: BuildOptions = {}): Promise<Binaries> {
   const log = options.log ?? defaultLog;
@@ -250,7 +229,7 @@ export async function buildStack(options: BuildOptions = {}): Promise<Binaries> 
   const otelcol = only.has('otelcol') ? await buildCollector(versions, log) : '';
   const jaeger = only.has('jaeger') ? await buildJaeger(versions, log) : '';
   const zipkinJar = only.has('zipkinJar') ? await fetchZipkin(versions, log) : '';
-  const prometheus = only.has('prometheus') ? await ensurePrometheus(log) : '';
+  const prometheus = only.has('prometheus') ? 'prometheus' : '';
   log(`build: done in ${seconds(started)}s`);
   return { otelcol, jaeger, zipkinJar, prometheus };
 }
