@@ -21,6 +21,8 @@ export interface StageRun {
   exit: StageExit;
   /** The HTTP status of each request, in order. */
   statuses: number[];
+  /** When each request was sent, in Unix nanoseconds: the spans started from one to the next are its own. */
+  sentAt: bigint[];
   /** The spans whose parent is `parent`. */
   children(parent: ReceivedSpan): ReceivedSpan[];
   /** Which of `secrets` appear anywhere: in any exported signal or in the console output. */
@@ -33,15 +35,20 @@ export async function runStage(stageName: string, { requests, signal = 'SIGINT',
   try {
     const stage = await startStage(stageName, { ...options, otlpEndpoint: receiver.url });
     const statuses: number[] = [];
+    const sentAt: bigint[] = [];
     for (const request of requests) {
       const { path, headers } = typeof request === 'string' ? { path: request, headers: {} } : request;
+      sentAt.push(BigInt(Date.now()) * 1_000_000n);
       statuses.push((await stage.get(path, headers)).status);
+      // Keeps each request's spans apart in time from the next request's.
+      await new Promise((r) => setTimeout(r, 20));
     }
     const exit = await stage.stop(signal);
     return {
       receiver,
       exit,
       statuses,
+      sentAt,
       children: (parent) => receiver.spans.filter((s) => s.parentSpanId === parent.spanId),
       leaked(secrets) {
         const exported = JSON.stringify([receiver.spans, receiver.metrics, receiver.logs], (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));

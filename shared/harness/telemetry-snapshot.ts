@@ -2,10 +2,11 @@
 // attributes, events and status, with ids, timings and machine-specific values left out. The
 // stage tests write it to steps/step-NN/telemetry.txt and check it, so the committed files always
 // show what the stages really export, and two of them can be diffed like code.
-import { SpanKind, startOtlpReceiver, StatusCode, type AttributeValue, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
+import { SpanKind, StatusCode, type AttributeValue, type ReceivedSpan } from './otlp-receiver.ts';
+import { runStage } from './run.ts';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, startStage, type StageOptions } from './stage-runner.ts';
+import { REPO_ROOT, type StageOptions } from './stage-runner.ts';
 
 // Attributes that carry the lesson and are the same on every machine and run.
 const KEY_ATTRIBUTES = ['http.request.method', 'http.route', 'url.path', 'http.response.status_code', 'error.type'];
@@ -53,10 +54,6 @@ export function renderSpanTrees(spans: ReceivedSpan[], from = 0n, to = BigInt(Nu
   return out;
 }
 
-function nowNanos(): bigint {
-  return BigInt(Date.now()) * 1_000_000n;
-}
-
 export interface SnapshotOptions extends Omit<StageOptions, 'otlpEndpoint'> {
   paths?: string[];
 }
@@ -67,18 +64,8 @@ export interface SnapshotOptions extends Omit<StageOptions, 'otlpEndpoint'> {
  */
 export async function captureTelemetry(stageName: string, options: SnapshotOptions = {}): Promise<string> {
   const { paths = ['/', '/error', '/nope'], ...stageOptions } = options;
-  let receiver: OtlpReceiver | undefined;
+  const { receiver, sentAt, close } = await runStage(stageName, { ...stageOptions, requests: paths });
   try {
-    receiver = await startOtlpReceiver();
-    const stage = await startStage(stageName, { ...stageOptions, otlpEndpoint: receiver.url });
-    const marks: bigint[] = [];
-    for (const path of paths) {
-      marks.push(nowNanos());
-      await stage.get(path);
-      // Keeps each request's spans clearly apart in time, so the grouping below is unambiguous.
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    await stage.stop('SIGINT');
     const services = [...new Set(receiver.spans.map((s) => String(s.resource['service.name'])))].sort();
     const signals = [...new Set(receiver.requests.map((r) => r.signal))].sort();
     const lines = [
@@ -87,15 +74,12 @@ export async function captureTelemetry(stageName: string, options: SnapshotOptio
       '# ids, timings and machine-specific attributes are left out; pnpm test checks this file',
       '',
     ];
-    if (receiver.requests.length === 0) {
-      lines.push('nothing exported: no traces, no metrics, no logs');
-      return `${lines.join('\n')}\n`;
-    }
+    if (receiver.requests.length === 0) return `${[...lines, 'nothing exported: no traces, no metrics, no logs'].join('\n')}\n`;
     lines.push(`service.name: ${services.join(', ')}`, `signals: ${signals.join(', ')}`);
-    const startup = renderSpanTrees(receiver.spans, 0n, marks[0]);
+    const startup = renderSpanTrees(receiver.spans, 0n, sentAt[0]);
     if (startup.length > 0) lines.push('', '## at start-up', ...startup);
     paths.forEach((path, i) => {
-      const spans = renderSpanTrees(receiver!.spans, marks[i], marks[i + 1]);
+      const spans = renderSpanTrees(receiver.spans, sentAt[i], sentAt[i + 1]);
       lines.push('', `## GET ${path}`, ...(spans.length > 0 ? spans : ['no spans']));
     });
     const metricNames = [...new Set(receiver.metrics.map((m) => `${m.name} (${m.type}${m.unit ? `, ${m.unit}` : ''})`))].sort();
@@ -104,7 +88,7 @@ export async function captureTelemetry(stageName: string, options: SnapshotOptio
     if (logLines.length > 0) lines.push('', '## logs', ...logLines);
     return `${lines.join('\n')}\n`;
   } finally {
-    await receiver?.close();
+    await close();
   }
 }
 
