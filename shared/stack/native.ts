@@ -9,46 +9,36 @@
 //
 // The work is done by build.ts and run.ts.
 
+import { parseArgs } from 'node:util';
+import { fail, parseOrFail } from '../tools/cli.ts';
 import { buildStack, checkPrerequisites, validateConfigs } from './build.ts';
 import { startStack, type RunningStack } from './run.ts';
 import { URLS } from './urls.ts';
 
-const USAGE = 'usage: node shared/stack/native.ts [--build-only | --validate | --help]';
+const TOOL = 'stack:native';
 
-async function main(args: string[]): Promise<number> {
-  if (args.includes('--help') || args.includes('-h')) {
-    console.log(USAGE);
-    return 0;
-  }
-  const unknown = args.filter((arg) => !['--build-only', '--validate'].includes(arg));
-  if (unknown.length) {
-    console.error(`unknown option ${unknown.join(' ')}\n${USAGE}`);
-    return 2;
-  }
-  const validateOnly = args.includes('--validate');
-  const buildOnly = args.includes('--build-only');
+async function main(): Promise<void> {
+  const { values } = parseOrFail(TOOL, () =>
+    parseArgs({ options: { 'build-only': { type: 'boolean' }, validate: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }),
+  );
+  if (values.help) return void console.log('usage: pnpm stack:native [--build-only | --validate | --help]');
+  const validateOnly = values.validate === true;
 
   // Until the stack is up, Ctrl+C just exits (build.ts kills what it
   // started); afterwards it stops the stack in order.
   let stack: RunningStack | undefined;
   const stopped = new Promise<void>((resolveSignal) => {
-    const onSignal = (): void => {
-      if (!stack) process.exit(130);
-      resolveSignal();
-    };
+    const onSignal = (): void => (stack ? resolveSignal() : process.exit(130));
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
 
   const prerequisites = checkPrerequisites(validateOnly ? { go: true } : undefined);
-  if (prerequisites.message) {
-    console.error(prerequisites.message);
-    return 1;
-  }
+  if (prerequisites.message) fail(TOOL, prerequisites.message, 1);
 
   const binaries = await buildStack(validateOnly ? { only: ['otelcol', 'jaeger'] } : {});
   validateConfigs(binaries);
-  if (validateOnly || buildOnly) return 0;
+  if (validateOnly || values['build-only']) return;
 
   stack = await startStack({ binaries });
   console.log(`
@@ -66,13 +56,9 @@ Press Ctrl+C to stop.`);
   console.log('\nstopping...');
   await stack.stop();
   console.log('stopped.');
-  return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exit(1);
-  },
+main().then(
+  () => process.exit(0),
+  (error: unknown) => fail(TOOL, error instanceof Error ? error.message : String(error), 1),
 );

@@ -1,4 +1,4 @@
-// What the repository's command-line tools (diff.ts, traffic.ts, bench.ts) share: argument errors, numeric
+// What the repository's command-line tools (diff, traffic, bench, traces, stack:native) share: argument errors, numeric
 // options and colour, so that both behave the same way on a terminal and in a pipe.
 import { styleText } from 'node:util';
 
