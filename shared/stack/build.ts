@@ -90,31 +90,20 @@ function run(command: string, args: string[], options: RunOptions): Promise<void
 
 // ------------------------------------------------------------ prerequisites
 
-export type Prerequisites = { missing: string[]; message: string | undefined };
-
-/** Checks Go, Java, Maven and Prometheus. */
-export function checkPrerequisites(need: { go?: boolean; java?: boolean; prometheus?: boolean } = { go: true, java: true, prometheus: true }): Prerequisites {
+/** What the native stack needs and cannot find (Go, Java, Maven, Prometheus), as one message; undefined when nothing. */
+export function missingPrerequisites(need = { go: true, java: true, prometheus: true }): string | undefined {
+  const versionOf = (command: string, args: string[], pattern: RegExp): number[] | undefined =>
+    which(command) ? pattern.exec(commandOutput(command, args))?.slice(1).map(Number) : undefined;
   const missing: string[] = [];
-  if (need.go) {
-    const version = /go(\d+)\.(\d+)/.exec(which('go') ? commandOutput('go', ['version']) : '');
-    const major = Number(version?.[1] ?? 0);
-    const minor = Number(version?.[2] ?? 0);
-    if (major < MIN_GO[0] || (major === MIN_GO[0] && minor < MIN_GO[1])) {
-      missing.push(`Go ${MIN_GO.join('.')}+ (\`go\`${version ? `, found ${major}.${minor}` : ''})`);
-    }
-  }
-  if (need.java) {
-    const version = /version "(\d+)/.exec(which('java') ? commandOutput('java', ['-version']) : '');
-    const major = Number(version?.[1] ?? 0);
-    if (major < MIN_JAVA) missing.push(`Java ${MIN_JAVA}+ (\`java\`${version ? `, found ${major}` : ''})`);
-    if (!which('mvn')) missing.push('Maven (`mvn`)');
-  }
+  const go = need.go ? versionOf('go', ['version'], /go(\d+)\.(\d+)/) : MIN_GO;
+  if (!go || go[0]! * 1000 + go[1]! < MIN_GO[0] * 1000 + MIN_GO[1]) missing.push(`Go ${MIN_GO.join('.')}+ (\`go\`${go ? `, found ${go.join('.')}` : ''})`);
+  const java = need.java ? versionOf('java', ['-version'], /version "(\d+)/) : [MIN_JAVA];
+  if (!java || java[0]! < MIN_JAVA) missing.push(`Java ${MIN_JAVA}+ (\`java\`${java ? `, found ${java[0]}` : ''})`);
+  if (need.java && !which('mvn')) missing.push('Maven (`mvn`)');
   // Installing it is left to the user: a packaged Prometheus may start a service on :9090.
   if (need.prometheus && !which('prometheus')) missing.push('Prometheus (e.g. `sudo apt-get install prometheus`, then stop the service it starts)');
-  const message = missing.length
-    ? `The native stack cannot be built: install ${missing.join(', ')} and run \`pnpm stack:native\` again (or use \`pnpm stack:up\` with Docker).`
-    : undefined;
-  return { missing, message };
+  if (missing.length === 0) return undefined;
+  return `The native stack cannot be built: install ${missing.join(', ')} and run \`pnpm stack:native\` again (or use \`pnpm stack:up\` with Docker).`;
 }
 
 // ------------------------------------------------------------------- builds
