@@ -8,9 +8,11 @@ import { REPO_ROOT, startStage } from '../harness/index.ts';
 import { chapterFiles, loadWorkspace } from '../docs/check-chapters.ts';
 import { parseChapter, runnerOf, STACK_PORTS } from '../docs/runnable.ts';
 import { URLS } from '../stack/urls.ts';
+import { listStages } from '../tools/stages.ts';
 import { eventually, expectationsFromSnapshot, jaegerTraces, promQuery, type StageExpectations } from './backends.ts';
 
-const STAGES = ['step-08', 'step-11', 'step-14'];
+// Every instrumented stage: all but step 6.
+const STAGES = listStages().map((s) => s.name).filter((name) => name !== 'step-06');
 const parsed = chapterFiles(loadWorkspace(REPO_ROOT)).map((f) => parseChapter(f));
 const expectations = new Map<string, StageExpectations>(STAGES.map((s) => [s, expectationsFromSnapshot(join(REPO_ROOT, 'steps', s))]));
 const byService = new Map([...expectations.values()].map((e) => [e.service, e]));

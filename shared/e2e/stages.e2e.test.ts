@@ -5,9 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { REPO_ROOT, startStage } from '../harness/index.ts';
 import { URLS } from '../stack/urls.ts';
+import { listStages } from '../tools/stages.ts';
 import { eventually, expectationsFromSnapshot, jaegerTraces, promQuery, zipkinTraces, type JaegerTrace } from './backends.ts';
 
-const STAGES = ['step-08', 'step-11', 'step-14'];
+// Every instrumented stage: all but step 6.
+const STAGES = listStages().map((s) => s.name).filter((name) => name !== 'step-06');
 const latencies: string[] = [];
 
 function isError(span: JaegerTrace['spans'][number]): boolean {

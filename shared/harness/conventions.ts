@@ -10,9 +10,11 @@ export interface ConventionOptions {
   span: string;
   /** Extra environment for every run. */
   env?: Record<string, string>;
+  /** The stage exports metrics too, set up by OTEL_METRICS_EXPORTER and OTEL_METRIC_EXPORT_INTERVAL. */
+  metrics?: boolean;
 }
 
-export function describeEnvironmentConventions(stageName: string, { span, env = {} }: ConventionOptions): void {
+export function describeEnvironmentConventions(stageName: string, { span, env = {}, metrics = false }: ConventionOptions): void {
   // Batches every half second (OTEL_BSP_SCHEDULE_DELAY, which every stage honours), so that
   // failing and recovering exports show up quickly.
   const baseEnv = { OTEL_BSP_SCHEDULE_DELAY: '500', ...env };
@@ -63,6 +65,13 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       ['OTEL_TRACES_EXPORTER', 'jaeger', 'names an exporter this stage does not have (jaeger)'],
       ['OTEL_SDK_DISABLED', 'yes', 'is neither true nor false'],
       ['OTEL_SERVICE_NAME', '', 'is empty'],
+      ...(metrics
+        ? ([
+            ['OTEL_METRICS_EXPORTER', 'prometheus', 'names an exporter this stage does not have (prometheus)'],
+            ['OTEL_METRIC_EXPORT_INTERVAL', '5s', 'is not a whole number of milliseconds'],
+            ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'localhost:4318', 'is not an absolute http:// or https:// URL'],
+          ] as Array<[string, string, string]>)
+        : []),
     ])('%s=%s stops the stage with one line that names it', async ([name, value, why], { expect }) => {
       const started = startStage(stageName, { env: { ...baseEnv, [name]: value }, startTimeoutMs: 15_000 });
       await expect(started).rejects.toThrow(`telemetry: ${name}=${JSON.stringify(value)} ${why}`);
@@ -118,15 +127,37 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       const receiver = await startOtlpReceiver();
       const deadEndpoint = receiver.url;
       await receiver.close(); // nothing listens there any more
-      // Batches held for a minute: the flush on exit is the only export, whatever the machine's load.
-      const env = { ...baseEnv, OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_SCHEDULE_DELAY: '60000' };
+      // Batches (and metric readings) held for a minute: the flush on exit is the only export, whatever the machine's load.
+      const env = { ...baseEnv, OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_METRIC_EXPORT_INTERVAL: '60000' };
       const stage = await startStage(stageName, { otlpEndpoint: deadEndpoint, env });
       expect((await stage.get('/')).status).toBe(200);
       expect((await stage.get('/error')).status).toBe(500);
       expect((await stage.get('/')).status).toBe(200);
       const exit = await stage.stop('SIGINT');
       expect(exit.code).toBe(0);
-      expect(exit.output.split('\n').filter((l) => l.startsWith('telemetry: '))).toEqual([expect.stringMatching(/^telemetry: spans not flushed on exit \(.*ECONNREFUSED/)]);
+      const lost = exit.output.split('\n').filter((l) => l.startsWith('telemetry: ')).sort();
+      expect(lost).toEqual([
+        ...(metrics ? [expect.stringMatching(/^telemetry: metrics not flushed on exit \(.*ECONNREFUSED/)] : []),
+        expect.stringMatching(/^telemetry: spans not flushed on exit \(.*ECONNREFUSED/),
+      ]);
     });
+
+    it.skipIf(!metrics)('says once when metric exports start failing and once when they work again', async ({ expect }) => {
+      const receiver = await startOtlpReceiver();
+      try {
+        receiver.setAvailable(false);
+        const stage = await startStage(stageName, { otlpEndpoint: receiver.url, env: { ...baseEnv, OTEL_METRIC_EXPORT_INTERVAL: '300' } });
+        const lines = (text: string): string[] => stage.output().split('\n').filter((l) => l.includes(text));
+        await expect.poll(() => lines('cannot export metrics'), { timeout: 15_000, interval: 200 }).toHaveLength(1);
+        expect(lines('cannot export metrics')[0]).toMatch(`telemetry: cannot export metrics to ${receiver.url}/v1/metrics (`);
+        await new Promise((r) => setTimeout(r, 1000));
+        receiver.setAvailable(true);
+        await expect.poll(() => lines('exporting metrics to'), { timeout: 15_000, interval: 200 }).toEqual([`telemetry: exporting metrics to ${receiver.url}/v1/metrics again`]);
+        expect(lines('cannot export metrics')).toHaveLength(1);
+        await stage.stop('SIGINT');
+      } finally {
+        await receiver.close();
+      }
+    }, 40_000);
   });
 }

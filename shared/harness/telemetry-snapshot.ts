@@ -82,7 +82,9 @@ export async function captureTelemetry(stageName: string, options: SnapshotOptio
       const spans = renderSpanTrees(receiver.spans, sentAt[i], sentAt[i + 1]);
       lines.push('', `## GET ${path}`, ...(spans.length > 0 ? spans : ['no spans']));
     });
-    const metricNames = [...new Set(receiver.metrics.map((m) => `${m.name} (${m.type}${m.unit ? `, ${m.unit}` : ''})`))].sort();
+    // Names, kinds, units and attribute keys: never values, which change from run to run.
+    const keys = (name: string): string => [...new Set(receiver.metrics.filter((m) => m.name === name).flatMap((m) => m.dataPoints.flatMap((p) => Object.keys(p.attributes))))].sort().join(', ');
+    const metricNames = [...new Set(receiver.metrics.map((m) => `${m.name}  (${m.type}${m.unit ? `, ${m.unit}` : ''})${keys(m.name) ? `  ${keys(m.name)}` : ''}`))].sort();
     if (metricNames.length > 0) lines.push('', '## metrics', ...metricNames);
     const logLines = [...new Set(receiver.logs.map((l) => `${l.severityText || l.severityNumber} ${l.eventName || show(l.body)}`))].sort();
     if (logLines.length > 0) lines.push('', '## logs', ...logLines);

@@ -8,9 +8,10 @@ import { parseArgs } from 'node:util';
 import { startOtlpReceiver } from '../harness/otlp-receiver.ts';
 import { serverPid, startStage } from '../harness/stage-runner.ts';
 import { fail, parseOrFail, positiveInteger, positiveNumber } from './cli.ts';
+import { listStages } from './stages.ts';
 
 const TOOL = 'bench';
-const HELP = `Usage: pnpm bench [--duration 5s] [--concurrency 8] [--stages 06,08,11,14]
+const HELP = `Usage: pnpm bench [--duration 5s] [--concurrency 8] [--stages 06,08,...] (default: every stage)
 
 Runs each stage with its start script, sends GET / for --duration with --concurrency requests
 in flight (after a one-second warm-up), then stops it with Ctrl+C and prints, per stage:
@@ -68,7 +69,7 @@ async function main(): Promise<void> {
       options: {
         duration: { type: 'string', default: '5s' },
         concurrency: { type: 'string', default: '8' },
-        stages: { type: 'string', default: '06,08,11,14' },
+        stages: { type: 'string', default: listStages().map((s) => s.name).join(',') },
         help: { type: 'boolean', short: 'h' },
       },
     }),
