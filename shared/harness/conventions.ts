@@ -12,9 +12,11 @@ export interface ConventionOptions {
   env?: Record<string, string>;
   /** The stage exports metrics too, set up by OTEL_METRICS_EXPORTER and OTEL_METRIC_EXPORT_INTERVAL. */
   metrics?: boolean;
+  /** The stage exports logs too, set up by OTEL_LOGS_EXPORTER and OTEL_BLRP_SCHEDULE_DELAY. */
+  logs?: boolean;
 }
 
-export function describeEnvironmentConventions(stageName: string, { span, env = {}, metrics = false }: ConventionOptions): void {
+export function describeEnvironmentConventions(stageName: string, { span, env = {}, metrics = false, logs = false }: ConventionOptions): void {
   // Batches every half second (OTEL_BSP_SCHEDULE_DELAY, which every stage honours), so that
   // failing and recovering exports show up quickly.
   const baseEnv = { OTEL_BSP_SCHEDULE_DELAY: '500', ...env };
@@ -70,6 +72,13 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
             ['OTEL_METRICS_EXPORTER', 'prometheus', 'names an exporter this stage does not have (prometheus)'],
             ['OTEL_METRIC_EXPORT_INTERVAL', '5s', 'is not a whole number of milliseconds'],
             ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'localhost:4318', 'is not an absolute http:// or https:// URL'],
+          ] as Array<[string, string, string]>)
+        : []),
+      ...(logs
+        ? ([
+            ['OTEL_LOGS_EXPORTER', 'syslog', 'names an exporter this stage does not have (syslog)'],
+            ['OTEL_BLRP_SCHEDULE_DELAY', '1s', 'is not a whole number of milliseconds'],
+            ['OTEL_EXPORTER_OTLP_LOGS_ENDPOINT', 'localhost:4318', 'is not an absolute http:// or https:// URL'],
           ] as Array<[string, string, string]>)
         : []),
     ])('%s=%s stops the stage with one line that names it', async ([name, value, why], { expect }) => {
@@ -128,7 +137,7 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       const deadEndpoint = receiver.url;
       await receiver.close(); // nothing listens there any more
       // Batches (and metric readings) held for a minute: the flush on exit is the only export, whatever the machine's load.
-      const env = { ...baseEnv, OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_METRIC_EXPORT_INTERVAL: '60000' };
+      const env = { ...baseEnv, OTEL_TRACES_EXPORTER: 'otlp', OTEL_BSP_SCHEDULE_DELAY: '60000', OTEL_METRIC_EXPORT_INTERVAL: '60000', OTEL_BLRP_SCHEDULE_DELAY: '60000' };
       const stage = await startStage(stageName, { otlpEndpoint: deadEndpoint, env });
       expect((await stage.get('/')).status).toBe(200);
       expect((await stage.get('/error')).status).toBe(500);
@@ -137,6 +146,7 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       expect(exit.code).toBe(0);
       const lost = exit.output.split('\n').filter((l) => l.startsWith('telemetry: ')).sort();
       expect(lost).toEqual([
+        ...(logs ? [expect.stringMatching(/^telemetry: logs not flushed on exit \(.*ECONNREFUSED/)] : []),
         ...(metrics ? [expect.stringMatching(/^telemetry: metrics not flushed on exit \(.*ECONNREFUSED/)] : []),
         expect.stringMatching(/^telemetry: spans not flushed on exit \(.*ECONNREFUSED/),
       ]);

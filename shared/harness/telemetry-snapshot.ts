@@ -2,7 +2,7 @@
 // attributes, events and status, with ids, timings and machine-specific values left out. The
 // stage tests write it to steps/step-NN/telemetry.txt and check it, so the committed files always
 // show what the stages really export, and two of them can be diffed like code.
-import { SpanKind, StatusCode, type AttributeValue, type ReceivedSpan } from './otlp-receiver.ts';
+import { SpanKind, StatusCode, type AttributeValue, type ReceivedLog, type ReceivedSpan } from './otlp-receiver.ts';
 import { runStage } from './run.ts';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -27,7 +27,14 @@ function spanLine(span: ReceivedSpan): string {
   return parts.join('  ');
 }
 
-function renderTree(span: ReceivedSpan, all: ReceivedSpan[], depth: number, out: string[]): void {
+/** A log record as one line: severity, body (its port, which changes every run, left out) and exception. */
+function logLine(log: ReceivedLog): string {
+  const attrs = KEY_EVENT_ATTRIBUTES.filter((k) => k in log.attributes).map((k) => `${k}=${show(log.attributes[k]!)}`);
+  const body = log.eventName || show(log.body).replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:<port>');
+  return `log ${[log.severityText || log.severityNumber, body, ...attrs].join('  ')}`;
+}
+
+function renderTree(span: ReceivedSpan, all: ReceivedSpan[], depth: number, out: string[], logs: ReceivedLog[]): void {
   const indent = '    '.repeat(depth);
   out.push(`${indent}${depth === 0 ? '' : '└── '}${spanLine(span)}`);
   const pad = `${indent}${depth === 0 ? '  ' : '      '}`;
@@ -35,12 +42,14 @@ function renderTree(span: ReceivedSpan, all: ReceivedSpan[], depth: number, out:
     const attrs = KEY_EVENT_ATTRIBUTES.filter((k) => k in event.attributes).map((k) => `${k}=${show(event.attributes[k]!)}`);
     out.push(`${pad}event ${[event.name, ...attrs].join('  ')}`);
   }
+  // The log records written while this span was the active one.
+  for (const log of logs.filter((l) => l.spanId === span.spanId)) out.push(`${pad}${logLine(log)}`);
   const children = all.filter((s) => s.parentSpanId === span.spanId).sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
-  for (const child of children) renderTree(child, all, depth + 1, out);
+  for (const child of children) renderTree(child, all, depth + 1, out, logs);
 }
 
 /** Renders the traces whose root span started in [from, to) as indented trees, oldest first. */
-export function renderSpanTrees(spans: ReceivedSpan[], from = 0n, to = BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n): string[] {
+export function renderSpanTrees(spans: ReceivedSpan[], from = 0n, to = BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000n, logs: ReceivedLog[] = []): string[] {
   const ids = new Set(spans.map((s) => s.spanId));
   const roots = spans
     .filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId))
@@ -49,7 +58,7 @@ export function renderSpanTrees(spans: ReceivedSpan[], from = 0n, to = BigInt(Nu
   const out: string[] = [];
   for (const root of roots) {
     const trace = spans.filter((s) => s.traceId === root.traceId);
-    renderTree(root, trace, 0, out);
+    renderTree(root, trace, 0, out, logs);
   }
   return out;
 }
@@ -76,18 +85,19 @@ export async function captureTelemetry(stageName: string, options: SnapshotOptio
     ];
     if (receiver.requests.length === 0) return `${[...lines, 'nothing exported: no traces, no metrics, no logs'].join('\n')}\n`;
     lines.push(`service.name: ${services.join(', ')}`, `signals: ${signals.join(', ')}`);
-    const startup = renderSpanTrees(receiver.spans, 0n, sentAt[0]);
+    const startup = renderSpanTrees(receiver.spans, 0n, sentAt[0], receiver.logs);
     if (startup.length > 0) lines.push('', '## at start-up', ...startup);
     paths.forEach((path, i) => {
-      const spans = renderSpanTrees(receiver.spans, sentAt[i], sentAt[i + 1]);
+      const spans = renderSpanTrees(receiver.spans, sentAt[i], sentAt[i + 1], receiver.logs);
       lines.push('', `## GET ${path}`, ...(spans.length > 0 ? spans : ['no spans']));
     });
     // Names, kinds, units and attribute keys: never values, which change from run to run.
     const keys = (name: string): string => [...new Set(receiver.metrics.filter((m) => m.name === name).flatMap((m) => m.dataPoints.flatMap((p) => Object.keys(p.attributes))))].sort().join(', ');
     const metricNames = [...new Set(receiver.metrics.map((m) => `${m.name}  (${m.type}${m.unit ? `, ${m.unit}` : ''})${keys(m.name) ? `  ${keys(m.name)}` : ''}`))].sort();
     if (metricNames.length > 0) lines.push('', '## metrics', ...metricNames);
-    const logLines = [...new Set(receiver.logs.map((l) => `${l.severityText || l.severityNumber} ${l.eventName || show(l.body)}`))].sort();
-    if (logLines.length > 0) lines.push('', '## logs', ...logLines);
+    const spanIds = new Set(receiver.spans.map((s) => s.spanId));
+    const untied = receiver.logs.filter((l) => !spanIds.has(l.spanId)).map(logLine);
+    if (untied.length > 0) lines.push('', '## logs outside any span', ...untied);
     return `${lines.join('\n')}\n`;
   } finally {
     await close();
