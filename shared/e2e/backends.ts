@@ -56,14 +56,17 @@ export interface ExpectedTrace {
 }
 
 export interface StageExpectations {
+  /** The service a request enters by (the first listed), whose queries find the whole trace. */
   service: string;
+  /** Every service of the stage: one, or three for a stage of several services. */
+  services: string[];
   byRequest: Record<string, ExpectedTrace>;
 }
 
 /** What a stage's telemetry.txt (written and checked by `pnpm test`) says each request produces. */
 export function expectationsFromSnapshot(stageDir: string): StageExpectations {
   const text = readFileSync(join(stageDir, 'telemetry.txt'), 'utf8');
-  const service = /^service\.name: (.+)$/m.exec(text)?.[1] ?? '';
+  const services = (/^service\.name: (.+)$/m.exec(text)?.[1] ?? '').split(', ');
   const byRequest: Record<string, ExpectedTrace> = {};
   let current: ExpectedTrace | undefined;
   for (const line of text.split('\n')) {
@@ -76,5 +79,5 @@ export function expectationsFromSnapshot(stageDir: string): StageExpectations {
       if (/ status=ERROR/.test(span[2]!)) current.errors.push(span[1]!);
     }
   }
-  return { service, byRequest };
+  return { service: services[0]!, services, byRequest };
 }

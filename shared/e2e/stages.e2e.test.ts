@@ -78,7 +78,7 @@ describe.each(STAGES)('%s, end to end', (stageName) => {
     const failing = expected.byRequest['GET /error']!.errors;
     // Counted per span name and status: the failing spans appear with STATUS_CODE_ERROR.
     await eventually(`${stageName}: span metrics in Prometheus`, async () => {
-      const result = await promQuery(`traces_span_metrics_calls_total{service_name="${expected.service}"}`);
+      const result = await promQuery(`traces_span_metrics_calls_total{service_name=~"${expected.services.join('|')}"}`);
       const seen = (name: string, status?: string): boolean => result.some((r) => r.metric.span_name === name && (!status || r.metric.status_code === status));
       return roots.every((root) => seen(root)) && failing.every((name) => seen(name, 'STATUS_CODE_ERROR')) ? result : undefined;
     });
@@ -89,5 +89,18 @@ describe.each(STAGES)('%s, end to end', (stageName) => {
     const sent = await promQuery('sum by (exporter) (otelcol_exporter_sent_spans{job="otel-collector"})');
     // Zipkin's exporter is the stack overlay's: the bridge's otlp_http/zipkin natively, zipkin in compose.
     expect(sent.map((r) => r.metric.exporter)).toEqual(expect.arrayContaining(['otlp_grpc/jaeger', expect.stringMatching(/^(otlp_http\/)?zipkin$/)]));
+  });
+});
+
+describe('step-20, end to end: three services', () => {
+  it('Jaeger\'s dependencies API shows the call graph: gateway → greeter → words', async () => {
+    // The traces the tests above sent; Jaeger derives the edges from their parent/child links.
+    const edges = await eventually('the call graph in Jaeger', async () => {
+      const res = await fetch(`${URLS.jaeger}/api/dependencies?endTs=${Date.now()}&lookback=3600000`, { signal: AbortSignal.timeout(5000) });
+      const body = (await res.json()) as { data: { parent: string; child: string; callCount: number }[] | null };
+      const found = (body.data ?? []).filter((d) => d.parent.startsWith('step-20-')).map((d) => `${d.parent} → ${d.child}`).sort();
+      return found.length >= 2 ? found : undefined;
+    });
+    expect(edges).toEqual(['step-20-gateway → step-20-greeter', 'step-20-greeter → step-20-words']);
   });
 });

@@ -14,9 +14,16 @@ export interface ConventionOptions {
   metrics?: boolean;
   /** The stage exports logs too, set up by OTEL_LOGS_EXPORTER and OTEL_BLRP_SCHEDULE_DELAY. */
   logs?: boolean;
+  /** How many processes (services) the stage runs, each saying its own lines, prefixed with its name. */
+  services?: number;
 }
 
-export function describeEnvironmentConventions(stageName: string, { span, env = {}, metrics = false, logs = false }: ConventionOptions): void {
+/** The lines of `output` that contain `text`, without the `[service] ` prefix a stage of several services adds. */
+function linesWith(output: string, text: string): string[] {
+  return output.split('\n').map((l) => l.replace(/^\[[\w-]+\] /, '')).filter((l) => l.includes(text));
+}
+
+export function describeEnvironmentConventions(stageName: string, { span, env = {}, metrics = false, logs = false, services = 1 }: ConventionOptions): void {
   // Batches every half second (OTEL_BSP_SCHEDULE_DELAY, which every stage honours), so that
   // failing and recovering exports show up quickly.
   const baseEnv = { OTEL_BSP_SCHEDULE_DELAY: '500', ...env };
@@ -117,14 +124,14 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       try {
         receiver.setAvailable(false);
         const stage = await startStage(stageName, { otlpEndpoint: receiver.url, env: { ...baseEnv, OTEL_TRACES_EXPORTER: 'otlp' } });
-        const lines = (text: string): string[] => stage.output().split('\n').filter((l) => l.includes(text));
+        const lines = (text: string): string[] => linesWith(stage.output(), text);
         for (let i = 0; i < 20; i++) await stage.get('/');
-        await expect.poll(() => lines('cannot export spans'), { timeout: 15_000, interval: 200 }).toHaveLength(1);
+        await expect.poll(() => lines('cannot export spans'), { timeout: 15_000, interval: 200 }).toHaveLength(services);
         expect(lines('cannot export spans')[0]).toMatch(new RegExp(`telemetry: cannot export spans to ${receiver.url}/v1/traces \\(.+\\); they are dropped until it answers`));
         receiver.setAvailable(true);
         for (let i = 0; i < 20; i++) await stage.get('/');
-        await expect.poll(() => lines('exporting spans to'), { timeout: 15_000, interval: 200 }).toEqual([`telemetry: exporting spans to ${receiver.url}/v1/traces again`]);
-        expect(lines('cannot export spans')).toHaveLength(1);
+        await expect.poll(() => lines('exporting spans to'), { timeout: 15_000, interval: 200 }).toEqual(Array(services).fill(`telemetry: exporting spans to ${receiver.url}/v1/traces again`));
+        expect(lines('cannot export spans')).toHaveLength(services);
         await stage.stop('SIGINT');
         expect(named(receiver.spans).length).toBeGreaterThanOrEqual(20);
       } finally {
@@ -144,11 +151,12 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       expect((await stage.get('/')).status).toBe(200);
       const exit = await stage.stop('SIGINT');
       expect(exit.code).toBe(0);
-      const lost = exit.output.split('\n').filter((l) => l.startsWith('telemetry: ')).sort();
+      const lost = linesWith(exit.output, 'telemetry: ').sort();
+      const each = (line: RegExp): unknown[] => Array(services).fill(expect.stringMatching(line));
       expect(lost).toEqual([
-        ...(logs ? [expect.stringMatching(/^telemetry: logs not flushed on exit \(.*ECONNREFUSED/)] : []),
-        ...(metrics ? [expect.stringMatching(/^telemetry: metrics not flushed on exit \(.*ECONNREFUSED/)] : []),
-        expect.stringMatching(/^telemetry: spans not flushed on exit \(.*ECONNREFUSED/),
+        ...(logs ? each(/^telemetry: logs not flushed on exit \(.*ECONNREFUSED/) : []),
+        ...(metrics ? each(/^telemetry: metrics not flushed on exit \(.*ECONNREFUSED/) : []),
+        ...each(/^telemetry: spans not flushed on exit \(.*ECONNREFUSED/),
       ]);
     });
 
@@ -157,13 +165,13 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       try {
         receiver.setAvailable(false);
         const stage = await startStage(stageName, { otlpEndpoint: receiver.url, env: { ...baseEnv, OTEL_METRIC_EXPORT_INTERVAL: '300' } });
-        const lines = (text: string): string[] => stage.output().split('\n').filter((l) => l.includes(text));
-        await expect.poll(() => lines('cannot export metrics'), { timeout: 15_000, interval: 200 }).toHaveLength(1);
+        const lines = (text: string): string[] => linesWith(stage.output(), text);
+        await expect.poll(() => lines('cannot export metrics'), { timeout: 15_000, interval: 200 }).toHaveLength(services);
         expect(lines('cannot export metrics')[0]).toMatch(`telemetry: cannot export metrics to ${receiver.url}/v1/metrics (`);
         await new Promise((r) => setTimeout(r, 1000));
         receiver.setAvailable(true);
-        await expect.poll(() => lines('exporting metrics to'), { timeout: 15_000, interval: 200 }).toEqual([`telemetry: exporting metrics to ${receiver.url}/v1/metrics again`]);
-        expect(lines('cannot export metrics')).toHaveLength(1);
+        await expect.poll(() => lines('exporting metrics to'), { timeout: 15_000, interval: 200 }).toEqual(Array(services).fill(`telemetry: exporting metrics to ${receiver.url}/v1/metrics again`));
+        expect(lines('cannot export metrics')).toHaveLength(services);
         await stage.stop('SIGINT');
       } finally {
         await receiver.close();

@@ -1,6 +1,6 @@
 export { startOtlpReceiver, SpanKind, StatusCode } from './otlp-receiver.ts';
 export type { OtlpReceiver, ReceivedSpan, ReceivedMetric, ReceivedLog, Attributes, AttributeValue } from './otlp-receiver.ts';
-export { serverPid, startStage, REPO_ROOT } from './stage-runner.ts';
+export { serverPids, startStage, REPO_ROOT } from './stage-runner.ts';
 export type { RunningStage, StageExit, StageOptions, StageResponse } from './stage-runner.ts';
 export { captureTelemetry, describeTelemetrySnapshot, renderSpanTrees } from './telemetry-snapshot.ts';
 export { listStages } from '../tools/stages.ts';

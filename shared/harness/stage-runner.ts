@@ -60,22 +60,22 @@ function alive(pid: number): boolean {
 }
 
 /**
- * The stage's Node process: the descendant of pnpm that runs src/server.ts. pnpm 12 starts it
+ * The stage's Node processes (one per service): the descendants of pnpm that run src/server.ts. pnpm 12 starts it
  * through a shell in a process group of its own, so signalling pnpm's group does not reach it;
  * pnpm forwards the signal, and this is how a caller makes sure the stage itself has exited.
  */
-export async function serverPid(pnpmPid: number): Promise<number | undefined> {
+export async function serverPids(pnpmPid: number): Promise<number[]> {
   const processes = await psList();
   const parents = new Map(processes.map((p) => [p.pid, p.ppid]));
   const descends = (pid: number): boolean => {
     for (let p: number | undefined = pid; p !== undefined && p > 1; p = parents.get(p)) if (p === pnpmPid) return true;
     return false;
   };
-  return processes.find((p) => /^(\S*\/)?node\s/.test(p.cmd ?? '') && p.cmd!.includes(' src/server.ts') && descends(p.pid))?.pid;
+  return processes.filter((p) => /^(\S*\/)?node\s/.test(p.cmd ?? '') && p.cmd!.includes(' src/server.ts') && descends(p.pid)).map((p) => p.pid);
 }
 
-function killAll(pnpmPid: number, nodePid: number | undefined): void {
-  for (const pid of [pnpmPid, nodePid]) if (pid !== undefined && alive(pid)) process.kill(pid, 'SIGKILL');
+function killAll(pnpmPid: number, nodePids: number[]): void {
+  for (const pid of [pnpmPid, ...nodePids]) if (alive(pid)) process.kill(pid, 'SIGKILL');
 }
 
 export async function startStage(stage: string, options: StageOptions = {}): Promise<RunningStage> {
@@ -95,7 +95,9 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
   const baseUrl = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => finish(new Error(`${stage} did not start listening within ${startTimeoutMs} ms:\n${output}`)), startTimeoutMs);
     const onData = (): void => {
-      const match = /listening on (http:\/\/[^\s]+)/.exec(output);
+      // At the start of a line: a stage of several services prints one such line for all of them
+      // (its services' own lines come prefixed with their names).
+      const match = /^listening on (http:\/\/[^\s]+)/m.exec(output);
       if (match) finish(undefined, match[1]);
     };
     const onExit = (code: number | null): void => finish(new Error(`${stage} exited (code ${code}) before listening:\n${output}`));
@@ -104,7 +106,7 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
       child.stdout!.off('data', onData);
       child.off('close', onExit);
       if (err) {
-        if (child.pid) void serverPid(child.pid).then((node) => killAll(child.pid!, node));
+        if (child.pid) void serverPids(child.pid).then((nodes) => killAll(child.pid!, nodes));
         reject(err);
       } else resolveUrl(url!);
     }
@@ -125,22 +127,22 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
     },
     async stop(signal: NodeJS.Signals = 'SIGINT', timeoutMs = 20_000): Promise<StageExit> {
       const pid = child.pid!;
-      const node = await serverPid(pid);
+      const nodes = await serverPids(pid);
       if (child.exitCode === null && child.signalCode === null) process.kill(-pid, signal);
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => {
-          killAll(pid, node);
+          killAll(pid, nodes);
           reject(new Error(`${stage} did not exit within ${timeoutMs} ms of ${signal}:\n${output}`));
         }, timeoutMs);
       });
       try {
         const [code, exitSignal] = await Promise.race([exited, timeout]);
-        // pnpm may exit before the node process it started (it does on SIGTERM): wait for it too.
+        // pnpm may exit before the node processes it started (it does on SIGTERM): wait for them too.
         const deadline = Date.now() + timeoutMs;
-        while (node !== undefined && alive(node)) {
+        while (nodes.some(alive)) {
           if (Date.now() > deadline) {
-            killAll(pid, node);
+            killAll(pid, nodes);
             throw new Error(`${stage}: pnpm exited but the stage outlived ${signal}:\n${output}`);
           }
           await new Promise((r) => setTimeout(r, 50));

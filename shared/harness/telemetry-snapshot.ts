@@ -18,12 +18,12 @@ function show(value: AttributeValue): string {
   return JSON.stringify(value);
 }
 
-function spanLine(span: ReceivedSpan): string {
+function spanLine(span: ReceivedSpan, showService: boolean): string {
   const parts = [span.name, `[${KIND_NAMES[span.kind] ?? span.kind}]`];
   for (const key of KEY_ATTRIBUTES) if (key in span.attributes) parts.push(`${key}=${show(span.attributes[key]!)}`);
   if (span.status.code === StatusCode.ERROR) parts.push(span.status.message ? `status=ERROR ${JSON.stringify(span.status.message)}` : 'status=ERROR');
   if (span.status.code === StatusCode.OK) parts.push('status=OK');
-  parts.push(`(scope ${span.scope.name})`);
+  parts.push(showService ? `(${String(span.resource['service.name'])}, scope ${span.scope.name})` : `(scope ${span.scope.name})`);
   return parts.join('  ');
 }
 
@@ -34,9 +34,9 @@ function logLine(log: ReceivedLog): string {
   return `log ${[log.severityText || log.severityNumber, body, ...attrs].join('  ')}`;
 }
 
-function renderTree(span: ReceivedSpan, all: ReceivedSpan[], depth: number, out: string[], logs: ReceivedLog[]): void {
+function renderTree(span: ReceivedSpan, all: ReceivedSpan[], depth: number, out: string[], logs: ReceivedLog[], showService: boolean): void {
   const indent = '    '.repeat(depth);
-  out.push(`${indent}${depth === 0 ? '' : '└── '}${spanLine(span)}`);
+  out.push(`${indent}${depth === 0 ? '' : '└── '}${spanLine(span, showService)}`);
   const pad = `${indent}${depth === 0 ? '  ' : '      '}`;
   for (const event of span.events) {
     const attrs = KEY_EVENT_ATTRIBUTES.filter((k) => k in event.attributes).map((k) => `${k}=${show(event.attributes[k]!)}`);
@@ -45,7 +45,7 @@ function renderTree(span: ReceivedSpan, all: ReceivedSpan[], depth: number, out:
   // The log records written while this span was the active one.
   for (const log of logs.filter((l) => l.spanId === span.spanId)) out.push(`${pad}${logLine(log)}`);
   const children = all.filter((s) => s.parentSpanId === span.spanId).sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
-  for (const child of children) renderTree(child, all, depth + 1, out, logs);
+  for (const child of children) renderTree(child, all, depth + 1, out, logs, showService);
 }
 
 /** Renders the traces whose root span started in [from, to) as indented trees, oldest first. */
@@ -55,10 +55,12 @@ export function renderSpanTrees(spans: ReceivedSpan[], from = 0n, to = BigInt(Nu
     .filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId))
     .filter((s) => s.startTimeUnixNano >= from && s.startTimeUnixNano < to)
     .sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
+  // A stage of several services: each span says which service exported it.
+  const showService = new Set(spans.map((s) => s.resource['service.name'])).size > 1;
   const out: string[] = [];
   for (const root of roots) {
     const trace = spans.filter((s) => s.traceId === root.traceId);
-    renderTree(root, trace, 0, out, logs);
+    renderTree(root, trace, 0, out, logs, showService);
   }
   return out;
 }

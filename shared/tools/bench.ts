@@ -6,7 +6,7 @@ import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { startOtlpReceiver } from '../harness/otlp-receiver.ts';
-import { serverPid, startStage } from '../harness/stage-runner.ts';
+import { serverPids, startStage } from '../harness/stage-runner.ts';
 import { fail, parseOrFail, positiveInteger, positiveNumber } from './cli.ts';
 import { listStages } from './stages.ts';
 
@@ -27,11 +27,11 @@ interface Result {
   spans: number;
 }
 
-function peakRssMb(pid: number | undefined): number | undefined {
-  if (pid === undefined) return undefined;
+/** The peak resident memory of the stage's processes (all of a stage of several services), summed; Linux only. */
+function peakRssMb(pids: number[]): number | undefined {
   try {
-    const kb = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb ? Number(kb) / 1024 : undefined;
+    const kb = pids.map((pid) => Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]));
+    return pids.length > 0 && kb.every((n) => n > 0) ? kb.reduce((a, b) => a + b, 0) / 1024 : undefined;
   } catch {
     return undefined;
   }
@@ -53,7 +53,7 @@ async function benchStage(stage: string, concurrency: number, durationMs: number
     const running = await startStage(stage, { otlpEndpoint: receiver.url, env: { LOG_LEVEL: 'error' } });
     const warmup = await load(running.baseUrl, concurrency, 1);
     const measured = await load(running.baseUrl, concurrency, durationMs / 1000);
-    const peak = peakRssMb(await serverPid(running.pid));
+    const peak = peakRssMb(await serverPids(running.pid));
     await running.stop('SIGINT');
     // A span per request (and nothing for /healthz); step 11 and 14 add children, counted here as roots.
     const spans = receiver.spans.filter((s) => s.parentSpanId === '' && s.name !== 'dns.lookup').length;

@@ -35,10 +35,13 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   // No process.exit() here: the process ends once the event loop is empty, which lets
   // anything preloaded before the app (telemetry, from step 08 on) finish its own work first.
 }
-process.once('SIGINT', shutdown);
-process.once('SIGTERM', shutdown);
+// on, not once: a second signal while closing must not cut the flush short (Ctrl+C reaches every
+// process of a stage of several services, and their launcher passes it on as well); the deadline
+// above still ends a close that hangs.
+process.on('SIGINT', shutdown);
+process.on('SIGTERM', shutdown);
 // Closing the terminal window: without a handler, Node exits at once and loses what is pending.
-process.once('SIGHUP', shutdown);
+process.on('SIGHUP', shutdown);
 
 try {
   await app.listen({ port, host });

@@ -1,0 +1,232 @@
+// Telemetry set-up lives in this file. The start script preloads it (node --import) so that it
+// runs before the app is imported: the instrumentations below can only patch modules (http,
+// fastify) that have not been loaded yet.
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import { context, logs, metrics, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, ExportResultCode, W3CBaggagePropagator, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
+import { OTLPLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor, ConsoleLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { AlwaysOnSampler, BatchSpanProcessor, ConsoleSpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import { ATTR_SERVICE_NAME, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
+
+// The standard OTEL_* variables, checked first: see the end of this file.
+const env = readEnvironment();
+let exiting = false;
+
+// Health checks arrive every few seconds from load balancers; their traces would bury real traffic.
+const HEALTH_CHECK = '/healthz';
+const SECRET_QUERY_PARAMS = [
+  ...['sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature', 'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token'],
+  ...['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'signature', 'auth'],
+];
+
+if (!env.disabled) {
+  const spanProcessors: SpanProcessor[] = [];
+  if (env.exporters.includes('otlp')) {
+    // To the collector, in batches sent every OTEL_BSP_SCHEDULE_DELAY ms (5000 by default). The
+    // endpoint defaults to http://localhost:4318/v1/traces; OTEL_EXPORTER_OTLP_ENDPOINT overrides it.
+    // The short timeout (default 10 s, retries included) keeps Ctrl+C from hanging when no
+    // collector runs.
+    const otlp = new OTLPTraceExporter({ timeoutMillis: 2_000 });
+    spanProcessors.push(new BatchSpanProcessor({ exporter: loud(otlp, 'spans', env.endpoints.traces), scheduledDelayMillis: env.scheduleDelay }));
+  }
+  if (env.exporters.includes('console')) {
+    // To this terminal, one span at a time, so each request shows up as soon as it ends.
+    spanProcessors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
+  }
+
+  // step-20-gateway, step-20-greeter or step-20-words (src/services.ts sets SERVICE), unless
+  // OTEL_SERVICE_NAME (or OTEL_RESOURCE_ATTRIBUTES) says otherwise.
+  const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: `step-20-${process.env.SERVICE ?? 'gateway'}` }).merge(detectResources({ detectors: [envDetector] }));
+  const provider = new TracerProvider({
+    resource,
+    // A caller that sends `traceparent` with the sampled flag off must not be able to switch
+    // tracing off here: this app samples every request that reaches it, errors included.
+    sampler: new ParentBasedSampler({ root: new AlwaysOnSampler(), remoteParentNotSampled: new AlwaysOnSampler() }),
+    // A 15 KB URL must not become a 15 KB attribute: values are cut at 1 KiB, and a span keeps at
+    // most 64 attributes (these spans carry about a dozen).
+    spanLimits: { attributeValueLengthLimit: 1024, attributeCountLimit: 64 },
+    spanProcessors,
+  });
+
+  // Metrics are collected in memory and read every OTEL_METRIC_EXPORT_INTERVAL ms (here 5000 by
+  // default, so a live room and the tests see numbers quickly; the SDKs' default, 60000, is what
+  // production dashboards are built for). Each reading sends every series' running total
+  // (cumulative temporality, what Prometheus expects).
+  const readers: IMetricReader[] = [];
+  const reader = (exporter: ConstructorParameters<typeof PeriodicExportingMetricReader>[0]['exporter']): PeriodicExportingMetricReader =>
+    new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: env.metricInterval, exportTimeoutMillis: Math.min(env.metricInterval, 2_000) });
+  if (env.metricExporters.includes('otlp')) readers.push(reader(loud(new OTLPMetricExporter({ timeoutMillis: 2_000 }), 'metrics', env.endpoints.metrics)));
+  if (env.metricExporters.includes('console')) readers.push(reader(new ConsoleMetricExporter()));
+  const meterProvider = new MeterProvider({ resource, readers });
+
+  // Log records go the way spans do: in batches to the collector (every OTEL_BLRP_SCHEDULE_DELAY
+  // ms, 1000 by default), or one by one to this terminal with OTEL_LOGS_EXPORTER=console. Pino
+  // already prints every line here, so the default is the collector only.
+  const logProcessors: LogRecordProcessor[] = [];
+  if (env.logExporters.includes('otlp')) {
+    const exporter = loud(new OTLPLogExporter({ timeoutMillis: 2_000 }), 'logs', env.endpoints.logs);
+    logProcessors.push(new BatchLogRecordProcessor({ exporter, scheduledDelayMillis: env.logDelay }));
+  }
+  if (env.logExporters.includes('console')) logProcessors.push(new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() }));
+  const loggerProvider = new LoggerProvider({ resource, processors: logProcessors });
+
+  // SDK 3 has no provider.register(): the globals are set one by one.
+  trace.setGlobalTracerProvider(provider);
+  // The Metrics API's meters (src/app.ts's among them) now record into this provider.
+  metrics.setGlobalMeterProvider(meterProvider);
+  // And the Logs API's loggers into this one: the pino instrumentation below is such a logger.
+  logs.setGlobalLoggerProvider(loggerProvider);
+  // Keeps the active span across awaits, so spans started later find their parent.
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  // Reads and writes the W3C traceparent header, so a caller's trace continues into this
+  // service and on into the services it calls, and the baggage header, which carries baggage.
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+
+  registerInstrumentations({
+    tracerProvider: provider,
+    meterProvider,
+    instrumentations: [
+      // One SERVER span per request, named after the method and route (GET /), with the stable
+      // HTTP semantic conventions: http.request.method, http.route, http.response.status_code.
+      // The same instrumentation records the http.server.request.duration histogram, in seconds,
+      // with the same attributes (http.route comes from Fastify's route, never the raw path).
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (request) => request.url?.split('?')[0] === HEALTH_CHECK,
+        // Headers become attributes only when listed here. Authorization and Cookie never are:
+        // an allowlist cannot leak a secret that nobody thought of adding to a denylist.
+        headersToSpanAttributes: {
+          server: { requestHeaders: ['user-agent', 'x-request-id'] },
+        },
+        // url.query keeps the query string, with these values replaced by REDACTED: the
+        // semantic conventions' own list (signed URLs) and the names secrets usually go by.
+        redactedQueryParamsServer: SECRET_QUERY_PARAMS,
+      }),
+      // Fastify's request lifecycle, as children of the HTTP span: the request, each hook and the
+      // route handler (named after its function). It listens on diagnostics_channel, so it needs
+      // no ESM loader hook, and registerOnInitialization adds its plugin to every Fastify instance.
+      new FastifyOtelInstrumentation({
+        registerOnInitialization: true,
+        ignorePaths: HEALTH_CHECK,
+        // It records the raw request URL, query string and all, as url.path: keep the path only.
+        requestHook: (span, request) => span.setAttribute(ATTR_URL_PATH, request.url.split('?')[0]!),
+      }),
+      // Node's fetch is undici: a CLIENT span per outgoing request, named after its method, and the
+      // traceparent and baggage headers added to it, so the next service continues the trace.
+      new UndiciInstrumentation(),
+      // The runtime's own health as metrics: event loop delay (sampled every 10 ms) and
+      // utilization, heap by space, garbage collection, active handles.
+      new RuntimeNodeInstrumentation(),
+      // Fastify logs with pino. This instrumentation adds the active span's trace_id, span_id and
+      // trace_flags to every line pino writes (the console's included), and sends each line to
+      // the Logs API as a log record, in that span's context, with pino's `err` as the
+      // exception.type, exception.message and exception.stacktrace attributes.
+      new PinoInstrumentation(),
+    ],
+  });
+
+  // server.ts closes the app on SIGINT (Ctrl+C), SIGTERM and SIGHUP and then lets the event loop
+  // drain. 'beforeExit' fires at that point, after the last request's span has ended: flush the
+  // batch that is still waiting, and send the metrics' last reading, or up to five seconds of
+  // telemetry are lost on every stop.
+  process.once('beforeExit', () => {
+    exiting = true;
+    // Telemetry must never turn a clean stop into a crash: loud() below reports what the last
+    // exports could not send (the metric reader would swallow it), and the stop goes on.
+    Promise.allSettled([provider.shutdown(), meterProvider.shutdown(), loggerProvider.shutdown()]);
+  });
+}
+
+/**
+ * Wraps an exporter so that it says once when exports start failing and once when they work
+ * again, instead of dropping telemetry in silence while the collector is down; never a line per item.
+ */
+function loud<E extends { export(data: never, done: (result: ExportResult) => void): void }>(exporter: E, what: string, endpoint: string): E {
+  let failing = false;
+  let lostOnExit = false;
+  return new Proxy(exporter, {
+    get(target, key) {
+      const value: unknown = Reflect.get(target, key);
+      if (key !== 'export') return typeof value === 'function' ? value.bind(target) : value;
+      return (data: never, done: (result: ExportResult) => void): void =>
+        target.export(data, (result) => {
+          const ok = result.code === ExportResultCode.SUCCESS;
+          const reason = result.error?.message ?? 'failed';
+          if (!ok && exiting) {
+            if (!lostOnExit) console.warn(`telemetry: ${what} not flushed on exit (${reason})`);
+            lostOnExit = true;
+          } else if (!ok && !failing) console.warn(`telemetry: cannot export ${what} to ${endpoint} (${reason}); they are dropped until it answers`);
+          if (ok && failing) console.warn(`telemetry: exporting ${what} to ${endpoint} again`);
+          failing = !ok;
+          done(result);
+        });
+    },
+  });
+}
+
+/**
+ * The environment variables every OpenTelemetry SDK honours. SDK 3's providers read none of them,
+ * so this stage does, and refuses a bad value at start instead of guessing.
+ */
+function readEnvironment() {
+  const stop = (name: string, why: string): never => {
+    console.error(`telemetry: ${name}=${JSON.stringify(withoutCredentials(process.env[name] ?? ''))} ${why}`);
+    process.exit(1);
+  };
+  const value = (name: string): string | undefined => process.env[name]?.trim();
+
+  const disabled = value('OTEL_SDK_DISABLED')?.toLowerCase() ?? '';
+  if (!['', 'true', 'false'].includes(disabled)) stop('OTEL_SDK_DISABLED', 'is neither true nor false');
+
+  const exportersOf = (name: string, byDefault: string): string[] => {
+    const list = (value(name) || byDefault).split(',').map((e) => e.trim());
+    const unknown = list.filter((e) => !['otlp', 'console', 'none'].includes(e));
+    if (unknown.length > 0) stop(name, `names an exporter this stage does not have (${unknown.join(', ')}): use otlp, console, both (otlp,console) or none`);
+    return list.includes('none') ? [] : list;
+  };
+  // Spans go to the terminal as well as to the collector; metrics, a screenful every few seconds,
+  // only to the collector unless OTEL_METRICS_EXPORTER=otlp,console asks for them here too.
+  const exporters = exportersOf('OTEL_TRACES_EXPORTER', 'otlp,console');
+  const metricExporters = exportersOf('OTEL_METRICS_EXPORTER', 'otlp');
+  const logExporters = exportersOf('OTEL_LOGS_EXPORTER', 'otlp');
+
+  if (process.env.OTEL_SERVICE_NAME !== undefined && value('OTEL_SERVICE_NAME') === '') stop('OTEL_SERVICE_NAME', 'is empty: name the service, or unset the variable');
+
+  const milliseconds = (name: string, byDefault: number): number => {
+    const ms = Number(value(name) || byDefault);
+    if (!Number.isSafeInteger(ms) || ms < 1) stop(name, 'is not a whole number of milliseconds');
+    return ms;
+  };
+  const scheduleDelay = milliseconds('OTEL_BSP_SCHEDULE_DELAY', 5000);
+  const metricInterval = milliseconds('OTEL_METRIC_EXPORT_INTERVAL', 5000);
+  const logDelay = milliseconds('OTEL_BLRP_SCHEDULE_DELAY', 1000);
+
+  // A mistyped endpoint must not send telemetry somewhere else without a word.
+  const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
+  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT']) {
+    const url = value(name);
+    if (url && (!URL.canParse(url) || !['http:', 'https:'].includes(new URL(url).protocol))) stop(name, 'is not an absolute http:// or https:// URL');
+  }
+  if (base && /\/v1\/traces\/?$/.test(new URL(base).pathname)) {
+    stop('OTEL_EXPORTER_OTLP_ENDPOINT', 'ends in /v1/traces, which the exporter adds itself: give the base URL (http://host:4318), or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT to the full URL');
+  }
+  // Only messages use them (the exporters read the variables themselves): never print a URL's password.
+  const endpointOf = (signal: string): string =>
+    withoutCredentials(value(`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`) || `${(base || 'http://localhost:4318').replace(/\/$/, '')}/v1/${signal}`);
+  const endpoints = { traces: endpointOf('traces'), metrics: endpointOf('metrics'), logs: endpointOf('logs') };
+  return { disabled: disabled === 'true', exporters, metricExporters, logExporters, endpoints, scheduleDelay, metricInterval, logDelay };
+}
+
+function withoutCredentials(url: string): string {
+  return url.replace(/\/\/[^/@]*@/, '//');
+}
