@@ -98,6 +98,24 @@ describe('step-20: one trace across three services', () => {
   });
 });
 
+describe('step-20: what a stranger can send, and SIGTERM', () => {
+  it('lets no query secret or credential header reach any signal or console of any service, and flushes all three on SIGTERM', async () => {
+    const run = await runStage('step-20', {
+      requests: [{ path: '/?token=tok-SECRET-1&password=pw-SECRET-2', headers: { authorization: 'Bearer s3cret-token', cookie: 'session=c00kie' } }, '/'],
+      signal: 'SIGTERM',
+    });
+    try {
+      expect(run.statuses).toEqual([200, 200]);
+      expect(run.leaked(['tok-SECRET-1', 'pw-SECRET-2', 's3cret-token', 'c00kie'])).toEqual([]);
+      // Two requests through three services: six server spans, none lost on SIGTERM.
+      expect(run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(6);
+      expect(run.receiver.spans.find((s) => s.attributes['http.route'] === '/' && s.kind === SpanKind.SERVER)?.attributes['url.query']).toBe('token=REDACTED&password=REDACTED');
+    } finally {
+      await run.close();
+    }
+  });
+});
+
 describe('step-20: one service cannot start', () => {
   it('stops the other two and says which one failed and why', async () => {
     // Something else holds the gateway's port.
