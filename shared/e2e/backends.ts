@@ -7,16 +7,8 @@ import { URLS } from '../stack/urls.ts';
 
 export type { JaegerSpan, JaegerTrace } from '../tools/traces.ts';
 import type { JaegerTrace } from '../tools/traces.ts';
-export interface ZipkinSpan {
-  traceId: string;
-  id: string;
-  parentId?: string;
-  name: string;
-  kind?: string;
-  timestamp: number;
-  tags?: Record<string, string>;
-  localEndpoint?: { serviceName?: string };
-}
+export type { ZipkinSpan } from '../stack/zipkin-bridge.ts';
+import type { ZipkinSpan } from '../stack/zipkin-bridge.ts';
 
 async function getJson<T>(url: string): Promise<T> {
   const res = await fetch(url, { signal: AbortSignal.timeout(5000) });

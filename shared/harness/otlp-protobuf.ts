@@ -4,14 +4,26 @@
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 
-const { root } = protobuf.parse(readFileSync(new URL('./otlp.proto', import.meta.url), 'utf8'), { keepCase: false });
-const REQUESTS = {
-  traces: root.lookupType('ExportTraceServiceRequest'),
-  metrics: root.lookupType('ExportMetricsServiceRequest'),
-  logs: root.lookupType('ExportLogsServiceRequest'),
-};
+/** Every signal nests the same way: the request's resources, their scopes, then the items. */
+export const NESTING = {
+  traces: { fields: ['resourceSpans', 'scopeSpans', 'spans'], item: 'Span' },
+  metrics: { fields: ['resourceMetrics', 'scopeMetrics', 'metrics'], item: 'Metric' },
+  logs: { fields: ['resourceLogs', 'scopeLogs', 'logRecords'], item: 'LogRecord' },
+} as const;
 
-export type Signal = keyof typeof REQUESTS;
+export type Signal = keyof typeof NESTING;
+
+const { root } = protobuf.parse(readFileSync(new URL('./otlp.proto', import.meta.url), 'utf8'), { keepCase: false });
+const REQUESTS = Object.fromEntries(
+  Object.entries(NESTING).map(([signal, { fields: [resources, scopes, items], item }]) => {
+    const { Field, Type } = protobuf;
+    const scope = new Type(`Scope_${signal}`).add(new Field('scope', 1, 'InstrumentationScope')).add(new Field(items, 2, item, 'repeated'));
+    const resource = new Type(`Resource_${signal}`).add(new Field('resource', 1, 'Resource')).add(new Field(scopes, 2, scope.name, 'repeated'));
+    const request = new Type(`Request_${signal}`).add(new Field(resources, 1, resource.name, 'repeated'));
+    root.add(scope).add(resource).add(request);
+    return [signal, request];
+  }),
+) as Record<Signal, protobuf.Type>;
 
 export function decodeOtlpProtobuf(signal: Signal, body: Uint8Array): Record<string, unknown> {
   const type = REQUESTS[signal];

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { decodeOtlpProtobuf, type Signal } from './otlp-protobuf.ts';
+import { decodeOtlpProtobuf, NESTING, type Signal } from './otlp-protobuf.ts';
 
 export type AttributeValue = string | number | boolean | AttributeValue[] | { [key: string]: AttributeValue } | null;
 export type Attributes = Record<string, AttributeValue>;
@@ -109,15 +109,8 @@ function scopeOf(v: unknown): { name: string; version: string } {
   return { name: str(s.name), version: str(s.version) };
 }
 
-// Every signal nests the same way: resource, then scope, then the items.
-const NESTING = {
-  traces: ['resourceSpans', 'scopeSpans', 'spans'],
-  metrics: ['resourceMetrics', 'scopeMetrics', 'metrics'],
-  logs: ['resourceLogs', 'scopeLogs', 'logRecords'],
-} as const;
-
 function* items(signal: Signal, body: Json): Generator<[Json, { resource: Attributes; scope: { name: string; version: string } }]> {
-  const [resources, scopes, leaves] = NESTING[signal];
+  const [resources, scopes, leaves] = NESTING[signal].fields;
   for (const r of list(body[resources])) {
     const resource = attributes((r.resource as Json | undefined)?.attributes);
     for (const s of list(r[scopes])) for (const item of list(s[leaves])) yield [item, { resource, scope: scopeOf(s.scope) }];

@@ -10,6 +10,20 @@ import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../harness/otlp-receiver.ts';
 
+/** A span as Zipkin's API (v2) gives it back: what the bridge's tests and the e2e tests read. */
+export interface ZipkinSpan {
+  traceId: string;
+  id: string;
+  parentId?: string;
+  name: string;
+  kind?: string;
+  timestamp: number;
+  duration: number;
+  localEndpoint: { serviceName: string };
+  annotations?: { timestamp: number; value: string }[];
+  tags?: Record<string, string>;
+}
+
 const hrTime = (nanos: bigint): HrTime => [Number(nanos / 1_000_000_000n), Number(nanos % 1_000_000_000n)];
 
 /** A received span in the shape an SDK exporter takes. */
