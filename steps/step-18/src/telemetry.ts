@@ -11,7 +11,7 @@ import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type IMetricReader } from '@opentelemetry/sdk-metrics';
+import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { AlwaysOnSampler, BatchSpanProcessor, ConsoleSpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
 
@@ -59,7 +59,7 @@ if (!env.disabled) {
   // production dashboards are built for). Each reading sends every series' running total
   // (cumulative temporality, what Prometheus expects).
   const readers: IMetricReader[] = [];
-  const reader = (exporter: ConstructorParameters<typeof PeriodicExportingMetricReader>[0]['exporter']): PeriodicExportingMetricReader =>
+  const reader = (exporter: PushMetricExporter): PeriodicExportingMetricReader =>
     new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: env.metricInterval, exportTimeoutMillis: Math.min(env.metricInterval, 2_000) });
   if (env.metricExporters.includes('otlp')) readers.push(reader(loud(new OTLPMetricExporter({ timeoutMillis: 2_000 }), 'metrics', env.endpoints.metrics)));
   if (env.metricExporters.includes('console')) readers.push(reader(new ConsoleMetricExporter()));
@@ -127,6 +127,8 @@ if (!env.disabled) {
 function loud<E extends { export(data: never, done: (result: ExportResult) => void): void }>(exporter: E, what: string, endpoint: string): E {
   let failing = false;
   let lostOnExit = false;
+  // A Proxy: only export() is wrapped, everything else (a metric exporter's choice of
+  // temporality, say) is the exporter's own.
   return new Proxy(exporter, {
     get(target, key) {
       const value: unknown = Reflect.get(target, key);

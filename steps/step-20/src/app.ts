@@ -4,6 +4,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest }
 // Which of the three services this process is: src/services.ts starts one of each, and tells
 // each where the others listen. gateway calls greeter, greeter calls words.
 const SERVICE = process.env.SERVICE ?? 'gateway';
+if (!['gateway', 'greeter', 'words'].includes(SERVICE)) throw new Error(`SERVICE must be gateway, greeter or words, got "${SERVICE}"`);
 const GREETER_URL = process.env.GREETER_URL ?? 'http://127.0.0.1:3031';
 const WORDS_URL = process.env.WORDS_URL ?? 'http://127.0.0.1:3032';
 // The tiers a caller may claim. Baggage is bounded like a metric attribute: a header copied into
@@ -42,15 +43,12 @@ export function buildApp(): FastifyInstance {
   if (SERVICE === 'gateway') {
     app.get('/', async function hello(request, reply) {
       const claimed = String(request.headers['x-user-tier'] ?? '');
-      // Baggage: key-value pairs that travel with the trace context, in the `baggage` header,
-      // to every service this request reaches, however deep.
-      const baggage = propagation.createBaggage({ 'user.tier': { value: TIERS.has(claimed) ? claimed : 'free' } });
-      const greeting = await context.with(propagation.setBaggage(context.active(), baggage), () => fetch(`${GREETER_URL}/greeting`));
+      const greeting = await fromTheEdge(`${GREETER_URL}/greeting`, { 'user.tier': { value: TIERS.has(claimed) ? claimed : 'free' } });
       if (greeting.ok) greetings.add(1);
       return relay(greeting, reply);
     });
     app.get('/error', async function fail(_request, reply) {
-      return relay(await fetch(`${GREETER_URL}/error`), reply);
+      return relay(await fromTheEdge(`${GREETER_URL}/error`), reply);
     });
   }
 
@@ -67,12 +65,11 @@ export function buildApp(): FastifyInstance {
 
   if (SERVICE === 'words') {
     app.get('/word', async function word() {
-      // The tier the gateway put in the baggage, two services up, recorded where it is used.
-      const tier = propagation.getActiveBaggage()?.getEntry('user.tier')?.value;
-      if (tier) trace.getActiveSpan()?.setAttribute('user.tier', tier);
+      recordTier();
       return 'Hello';
     });
     app.get('/error', async function fail() {
+      recordTier();
       // The tutorial's deliberate failure, in the deepest service: a 500 that every hop passes on.
       throw new Error('Something went wrong on purpose');
     });
@@ -84,6 +81,21 @@ export function buildApp(): FastifyInstance {
   });
 
   return app;
+}
+
+/**
+ * The gateway's calls downstream, with the baggage it sets and nothing else. Baggage is a set of
+ * key-value pairs that travels with the trace context, in the `baggage` header, to every service
+ * the request reaches, however deep; the one a caller sent is dropped here, at the edge.
+ */
+function fromTheEdge(url: string, entries: Record<string, { value: string }> = {}): Promise<Response> {
+  return context.with(propagation.setBaggage(context.active(), propagation.createBaggage(entries)), () => fetch(url));
+}
+
+/** The tier the gateway put in the baggage, two services up, recorded on the span where it is used. */
+function recordTier(): void {
+  const tier = propagation.getActiveBaggage()?.getEntry('user.tier')?.value;
+  if (tier) trace.getActiveSpan()?.setAttribute('user.tier', tier);
 }
 
 /** Answers with what the service downstream answered: its status, type and body. */
