@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const cli = fileURLToPath(new URL('./traffic.ts', import.meta.url));
 
@@ -72,7 +72,8 @@ function summaryRow(stdout: string, label: string): Record<string, number> {
 }
 
 const servers: Server[] = [];
-afterEach(async () => {
+// After all, not after each: the tests run at the same time.
+afterAll(async () => {
   await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
 });
 async function startStage() {
@@ -81,7 +82,8 @@ async function startStage() {
   return s;
 }
 
-describe('pnpm traffic', () => {
+// Concurrent: each test has its own stand-in stage, and most of their time is spent waiting on the pacing.
+describe.concurrent('pnpm traffic', () => {
   it('sends --count requests in the GET / mostly, /error some, /healthz few mix, and its summary matches what the server saw', async () => {
     const { target, seen, total } = await startStage();
     const { code, stdout, stderr } = await traffic(['--target', target, '--count', '40', '--rate', '200', '--concurrency', '4']);
