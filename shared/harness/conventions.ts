@@ -160,22 +160,35 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       ]);
     });
 
-    it.skipIf(!metrics)('says once when metric exports start failing and once when they work again', async ({ expect }) => {
-      const receiver = await startOtlpReceiver();
-      try {
-        receiver.setAvailable(false);
-        const stage = await startStage(stageName, { otlpEndpoint: receiver.url, env: { ...baseEnv, OTEL_METRIC_EXPORT_INTERVAL: '300' } });
-        const lines = (text: string): string[] => linesWith(stage.output(), text);
-        await expect.poll(() => lines('cannot export metrics'), { timeout: 15_000, interval: 200 }).toHaveLength(services);
-        expect(lines('cannot export metrics')[0]).toMatch(`telemetry: cannot export metrics to ${receiver.url}/v1/metrics (`);
-        await new Promise((r) => setTimeout(r, 1000));
-        receiver.setAvailable(true);
-        await expect.poll(() => lines('exporting metrics to'), { timeout: 15_000, interval: 200 }).toEqual(Array(services).fill(`telemetry: exporting metrics to ${receiver.url}/v1/metrics again`));
-        expect(lines('cannot export metrics')).toHaveLength(services);
-        await stage.stop('SIGINT');
-      } finally {
-        await receiver.close();
-      }
-    }, 40_000);
+    // Metrics are read and logs written on their own schedule; each signal says its own lines.
+    const periodic: Array<{ what: string; env: Record<string, string> }> = [
+      ...(metrics ? [{ what: 'metrics', env: { OTEL_METRIC_EXPORT_INTERVAL: '300' } }] : []),
+      ...(logs ? [{ what: 'logs', env: { OTEL_BLRP_SCHEDULE_DELAY: '300' } }] : []),
+    ];
+    if (periodic.length > 0) {
+      it.for(periodic)('says once when $what exports start failing and once when they work again', { timeout: 40_000 }, async ({ what, env }, { expect }) => {
+        const receiver = await startOtlpReceiver();
+        // Requests keep coming, so that there is always something to export (log lines come with requests).
+        let traffic: NodeJS.Timeout | undefined;
+        try {
+          receiver.setAvailable(false);
+          const stage = await startStage(stageName, { otlpEndpoint: receiver.url, env: { ...baseEnv, ...env } });
+          traffic = setInterval(() => void stage.get('/').catch(() => {}), 200);
+          const lines = (text: string): string[] => linesWith(stage.output(), text);
+          await expect.poll(() => lines(`cannot export ${what}`), { timeout: 15_000, interval: 200 }).toHaveLength(services);
+          expect(lines(`cannot export ${what}`)[0]).toMatch(`telemetry: cannot export ${what} to ${receiver.url}/v1/${what} (`);
+          await new Promise((r) => setTimeout(r, 1000));
+          receiver.setAvailable(true);
+          const again = `telemetry: exporting ${what} to ${receiver.url}/v1/${what} again`;
+          await expect.poll(() => lines(`exporting ${what} to`), { timeout: 15_000, interval: 200 }).toEqual(Array(services).fill(again));
+          expect(lines(`cannot export ${what}`)).toHaveLength(services);
+          clearInterval(traffic);
+          await stage.stop('SIGINT');
+        } finally {
+          clearInterval(traffic);
+          await receiver.close();
+        }
+      });
+    }
   });
 }

@@ -60,9 +60,10 @@ function alive(pid: number): boolean {
 }
 
 /**
- * The stage's Node processes (one per service): the descendants of pnpm that run src/server.ts. pnpm 12 starts it
- * through a shell in a process group of its own, so signalling pnpm's group does not reach it;
- * pnpm forwards the signal, and this is how a caller makes sure the stage itself has exited.
+ * The stage's Node processes (one per service): the descendants of pnpm that run src/server.ts.
+ * pnpm 12 starts a script through a shell in a process group of its own, so signalling pnpm's
+ * group does not reach them; pnpm forwards the signal, and this is how a caller makes sure the
+ * stage itself has exited.
  */
 export async function serverPids(pnpmPid: number): Promise<number[]> {
   const processes = await psList();
