@@ -76,6 +76,7 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       ['OTEL_SERVICE_NAME', '', 'is empty'],
       ...(metrics
         ? ([
+            ['OTEL_EXPORTER_OTLP_ENDPOINT', 'http://127.0.0.1:4318/v1/metrics', 'ends in /v1/metrics, which the exporter adds itself'],
             ['OTEL_METRICS_EXPORTER', 'prometheus', 'names an exporter this stage does not have (prometheus)'],
             ['OTEL_METRIC_EXPORT_INTERVAL', '5s', 'is not a whole number of milliseconds'],
             ['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'localhost:4318', 'is not an absolute http:// or https:// URL'],

@@ -190,8 +190,10 @@ function readEnvironment() {
     const url = value(name);
     if (url && (!URL.canParse(url) || !['http:', 'https:'].includes(new URL(url).protocol))) stop(name, 'is not an absolute http:// or https:// URL');
   }
-  if (base && /\/v1\/traces\/?$/.test(new URL(base).pathname)) {
-    stop('OTEL_EXPORTER_OTLP_ENDPOINT', 'ends in /v1/traces, which the exporter adds itself: give the base URL (http://host:4318), or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT to the full URL');
+  const signalPath = base ? /\/v1\/(traces|metrics|logs)\/?$/.exec(new URL(base).pathname)?.[1] : undefined;
+  if (signalPath) {
+    const full = `OTEL_EXPORTER_OTLP_${signalPath.toUpperCase()}_ENDPOINT`;
+    stop('OTEL_EXPORTER_OTLP_ENDPOINT', `ends in /v1/${signalPath}, which the exporter adds itself: give the base URL (http://host:4318), or set ${full} to the full URL`);
   }
   // Only messages use them (the exporters read the variables themselves): never print a URL's password.
   const endpointOf = (signal: string): string =>
