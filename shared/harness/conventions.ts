@@ -162,12 +162,13 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
     });
 
     // Metrics are read and logs written on their own schedule; each signal says its own lines.
+    // Generous waits: with several stages booting at once on two cores, an export can take seconds.
     const periodic: Array<{ what: string; env: Record<string, string> }> = [
-      ...(metrics ? [{ what: 'metrics', env: { OTEL_METRIC_EXPORT_INTERVAL: '300' } }] : []),
-      ...(logs ? [{ what: 'logs', env: { OTEL_BLRP_SCHEDULE_DELAY: '300' } }] : []),
+      ...(metrics ? [{ what: 'metrics', env: { OTEL_METRIC_EXPORT_INTERVAL: '500' } }] : []),
+      ...(logs ? [{ what: 'logs', env: { OTEL_BLRP_SCHEDULE_DELAY: '500' } }] : []),
     ];
     if (periodic.length > 0) {
-      it.for(periodic)('says once when $what exports start failing and once when they work again', { timeout: 40_000 }, async ({ what, env }, { expect }) => {
+      it.for(periodic)('says once when $what exports start failing and once when they work again', { timeout: 60_000 }, async ({ what, env }, { expect }) => {
         const receiver = await startOtlpReceiver();
         // Requests keep coming, so that there is always something to export (log lines come with requests).
         let traffic: NodeJS.Timeout | undefined;
@@ -176,12 +177,12 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
           const stage = await startStage(stageName, { otlpEndpoint: receiver.url, env: { ...baseEnv, ...env } });
           traffic = setInterval(() => void stage.get('/').catch(() => {}), 200);
           const lines = (text: string): string[] => linesWith(stage.output(), text);
-          await expect.poll(() => lines(`cannot export ${what}`), { timeout: 15_000, interval: 200 }).toHaveLength(services);
+          await expect.poll(() => lines(`cannot export ${what}`), { timeout: 30_000, interval: 200 }).toHaveLength(services);
           expect(lines(`cannot export ${what}`)[0]).toMatch(`telemetry: cannot export ${what} to ${receiver.url}/v1/${what} (`);
           await new Promise((r) => setTimeout(r, 1000));
           receiver.setAvailable(true);
           const again = `telemetry: exporting ${what} to ${receiver.url}/v1/${what} again`;
-          await expect.poll(() => lines(`exporting ${what} to`), { timeout: 15_000, interval: 200 }).toEqual(Array(services).fill(again));
+          await expect.poll(() => lines(`exporting ${what} to`), { timeout: 30_000, interval: 200 }).toEqual(Array(services).fill(again));
           expect(lines(`cannot export ${what}`)).toHaveLength(services);
           clearInterval(traffic);
           await stage.stop('SIGINT');
