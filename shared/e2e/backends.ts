@@ -1,8 +1,10 @@
-// Reads traces and metrics back the way a learner's eyes would: through Jaeger's, Zipkin's and
-// Prometheus's own query APIs.
+// Reads traces, metrics and logs back the way a learner's eyes would: through Jaeger's, Zipkin's,
+// Prometheus's and Loki's own query APIs.
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { vi } from 'vitest';
+import { inject, vi } from 'vitest';
+import { REPO_ROOT } from '../repo.ts';
 import { URLS } from '../stack/urls.ts';
 
 export type { JaegerSpan, JaegerTrace } from '../tools/traces.ts';
@@ -16,8 +18,8 @@ async function getJson<T>(url: string): Promise<T> {
   return (await res.json()) as T;
 }
 
-export async function jaegerTraces(service: string, sinceMicros: number): Promise<JaegerTrace[]> {
-  const url = `${URLS.jaeger}/api/traces?service=${encodeURIComponent(service)}&start=${sinceMicros}&end=${Date.now() * 1000 + 60e6}&limit=100`;
+export async function jaegerTraces(service: string, sinceMicros: number, limit = 100): Promise<JaegerTrace[]> {
+  const url = `${URLS.jaeger}/api/traces?service=${encodeURIComponent(service)}&start=${sinceMicros}&end=${Date.now() * 1000 + 60e6}&limit=${limit}`;
   return (await getJson<{ data: JaegerTrace[] | null }>(url)).data ?? [];
 }
 
@@ -34,6 +36,39 @@ export interface PromSample {
 export async function promQuery(query: string): Promise<PromSample[]> {
   const body = await getJson<{ status: string; data: { result: PromSample[] } }>(`${URLS.prometheus}/api/v1/query?query=${encodeURIComponent(query)}`);
   return body.data.result;
+}
+
+export interface LokiStream {
+  /** Index labels plus structured metadata (trace_id, span_id, attributes). */
+  stream: Record<string, string>;
+  /** [timestamp in ns, line] */
+  values: Array<[string, string]>;
+}
+
+/** Log lines matching a LogQL query, from `sinceMs` on. */
+export async function lokiQuery(logql: string, sinceMs: number): Promise<LokiStream[]> {
+  const params = new URLSearchParams({ query: logql, start: String((sinceMs - 60_000) * 1e6), end: String((Date.now() + 60_000) * 1e6), limit: '1000' });
+  const body = await getJson<{ data: { result: LokiStream[] } }>(`${URLS.loki}/loki/api/v1/query_range?${params}`);
+  return body.data.result;
+}
+
+/** What the collector has printed so far: its debug exporter shows everything it sends. */
+export function collectorOutput(): string {
+  const file = inject('collectorLog');
+  if (file) return readFileSync(file, 'utf8');
+  const logs = spawnSync('docker', ['compose', '--file', join(REPO_ROOT, 'collector', 'compose.yaml'), 'logs', '--no-color', 'otel-collector'], { encoding: 'utf8' });
+  return logs.stdout ?? '';
+}
+
+/** Sends one OTLP/JSON export request to the collector, as an SDK would. */
+export async function sendOtlpJson(signal: 'traces' | 'logs', body: unknown): Promise<void> {
+  const res = await fetch(`${URLS.otlpHttp}/v1/${signal}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!res.ok) throw new Error(`collector refused ${signal}: HTTP ${res.status} ${await res.text()}`);
 }
 
 /** Polls `check` until it returns a value; fails with `what` after `timeout` ms. */

@@ -3,14 +3,15 @@
 //   OpenTelemetry Collector  built with the Collector Builder from collector/builder-config.yaml
 //   Jaeger v2                built from its Go module (Go module proxy)
 //   Zipkin                   the zipkin-server exec jar (Maven Central)
+//   Loki                     built from its Go module (Go module proxy)
 //   Prometheus               the one on PATH (a distribution's package, e.g. apt-get install prometheus)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import { cacheRoot, COLLECTOR_DIR, FILES, lessonOverlays, readVersions, versionDrift, type Versions } from './versions.ts';
 
-// The collector 0.162 modules say `go 1.26.0`; Zipkin 3 needs Java 17.
+// The collector 0.161 modules say `go 1.26.0`; Zipkin 3 needs Java 17.
 const MIN_GO: [number, number] = [1, 26];
 const MIN_JAVA = 17;
 const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
@@ -108,7 +109,7 @@ export function missingPrerequisites(need = { go: true, java: true, prometheus: 
 
 // ------------------------------------------------------------------- builds
 
-export type Binaries = { otelcol: string; jaeger: string; zipkinJar: string; prometheus: string };
+export type Binaries = { otelcol: string; jaeger: string; zipkinJar: string; prometheus: string; loki: string };
 export type BuildOptions = { log?: Log; only?: Array<keyof Binaries> };
 
 /** Builds the collector with the Collector Builder; cached per version and manifest. */
@@ -167,9 +168,7 @@ async function buildJaeger(versions: Versions, log: Log): Promise<string> {
   const logFile = join(dir, 'build.log');
   const module = `github.com/jaegertracing/jaeger@${jaeger.module}`;
   log(`Downloading the Jaeger ${jaeger.release} sources (Go module ${module})...`);
-  const download = spawnSync('go', ['mod', 'download', '-json', module], { encoding: 'utf8', env: goEnv() });
-  const source = (JSON.parse(download.stdout || '{}') as { Dir?: string; Error?: string }).Dir;
-  if (download.status !== 0 || !source) throw new Error(`go mod download ${module} failed: ${download.stdout}${download.stderr}`);
+  const source = goModDownload(module);
   const pkg = 'github.com/jaegertracing/jaeger/internal/version';
   const ldflags = `-s -w -X ${pkg}.latestVersion=v${jaeger.release} -X ${pkg}.commitSHA=${jaeger.commit}`;
   const partial = `${binary}.partial`;
@@ -181,6 +180,53 @@ async function buildJaeger(versions: Versions, log: Log): Promise<string> {
     log,
   });
   renameSync(partial, binary);
+  return binary;
+}
+
+/** Downloads a Go module's sources; returns the (read-only) directory. */
+function goModDownload(module: string): string {
+  const download = spawnSync('go', ['mod', 'download', '-json', module], { encoding: 'utf8', env: goEnv() });
+  const source = (JSON.parse(download.stdout || '{}') as { Dir?: string; Error?: string }).Dir;
+  if (download.status !== 0 || !source) throw new Error(`go mod download ${module} failed: ${download.stdout}${download.stderr}`);
+  return source;
+}
+
+/**
+ * Builds Loki from its Go module. Its go.mod points github.com/grafana/loki/pkg/push at ./pkg/push,
+ * a nested module that the module's zip leaves out, so the build runs in a writable copy whose
+ * go.mod takes that module at the version it requires, from the proxy.
+ */
+async function buildLoki(versions: Versions, log: Log): Promise<string> {
+  const dir = join(cacheRoot(), `loki-${versions.loki}`);
+  const binary = join(dir, 'bin', 'loki');
+  if (existsSync(binary)) {
+    log(`Loki ${versions.loki}: cached (${binary})`);
+    return binary;
+  }
+  const module = `github.com/grafana/loki/v3@v${versions.loki}`;
+  log(`Downloading the Loki ${versions.loki} sources (Go module ${module})...`);
+  const source = join(dir, 'src');
+  rmSync(source, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  // The module cache is read-only: copy, then make the copy writable (go.mod and go.sum change).
+  for (const [command, args] of [['cp', ['-R', goModDownload(module), source]], ['chmod', ['-R', 'u+w', source]]] as const) {
+    const result = spawnSync(command, args, { encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
+  }
+  const edit = spawnSync('go', ['mod', 'edit', '-dropreplace', 'github.com/grafana/loki/pkg/push'], { cwd: source, encoding: 'utf8', env: goEnv() });
+  if (edit.status !== 0) throw new Error(`go mod edit in ${source} failed: ${edit.stderr}`);
+  const ldflags = `-s -w -X github.com/grafana/loki/v3/pkg/util/build.Version=${versions.loki}`;
+  const partial = `${binary}.partial`;
+  await run('go', ['build', '-mod=mod', '-trimpath', '-tags', 'netgo', '-ldflags', ldflags, '-o', partial, './cmd/loki'], {
+    cwd: source,
+    env: goEnv(),
+    logFile: join(dir, 'build.log'),
+    label: `Building Loki ${versions.loki}`,
+    note: 'the first build takes several minutes',
+    log,
+  });
+  renameSync(partial, binary);
+  rmSync(source, { recursive: true, force: true });
   return binary;
 }
 
@@ -209,7 +255,7 @@ async function fetchZipkin(versions: Versions, log: Log): Promise<string> {
 /** Builds or fetches everything the native stack runs; cached, so repeat runs are quick. */
 export async function buildStack(options: BuildOptions = {}): Promise<Binaries> {
   const log = options.log ?? defaultLog;
-  const only = new Set(options.only ?? ['otelcol', 'jaeger', 'zipkinJar', 'prometheus']);
+  const only = new Set(options.only ?? ['otelcol', 'jaeger', 'zipkinJar', 'prometheus', 'loki']);
   const versions = readVersions();
   const drift = versionDrift(versions);
   if (drift.length) throw new Error(`Version drift in collector/:\n  ${drift.join('\n  ')}`);
@@ -217,34 +263,39 @@ export async function buildStack(options: BuildOptions = {}): Promise<Binaries> 
   // Go builds one after the other: each already uses every core.
   const otelcol = only.has('otelcol') ? await buildCollector(versions, log) : '';
   const jaeger = only.has('jaeger') ? await buildJaeger(versions, log) : '';
+  const loki = only.has('loki') ? await buildLoki(versions, log) : '';
   const zipkinJar = only.has('zipkinJar') ? await fetchZipkin(versions, log) : '';
   const prometheus = only.has('prometheus') ? 'prometheus' : '';
   log(`build: done in ${seconds(started)}s`);
-  return { otelcol, jaeger, zipkinJar, prometheus };
+  return { otelcol, jaeger, zipkinJar, prometheus, loki };
 }
 
 /** The environment the shared configs read, with their safe native values. */
 export function nativeEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, OTELCOL_BIND: '127.0.0.1', JAEGER_HOST: '127.0.0.1', JAEGER_LISTEN_HOST: '127.0.0.1' };
+  return { ...process.env, OTELCOL_BIND: '127.0.0.1', JAEGER_HOST: '127.0.0.1', JAEGER_LISTEN_HOST: '127.0.0.1', LOKI_HOST: '127.0.0.1', LOKI_LISTEN_HOST: '127.0.0.1' };
 }
 
 /** The collector's --config arguments: the base config, the native stack overlay, then a lesson overlay if any. */
-export function collectorConfigArgs(lesson: string | undefined = process.env.COLLECTOR_OVERLAY || undefined): string[] {
+export function collectorConfigArgs(lesson?: string): string[] {
   return [FILES.collectorConfig, FILES.nativeOverlay, ...(lesson ? [join(COLLECTOR_DIR, lesson)] : [])].map((file) => `--config=${file}`);
 }
 
-/** Runs `validate` on every collector config combination the native stack can run, and on Jaeger's. */
-export function validateConfigs(binaries: Pick<Binaries, 'otelcol' | 'jaeger'>, log: Log = defaultLog): void {
-  const checks: Array<[string, string, string[]]> = [
-    ...lessonOverlays().map((lesson): [string, string, string[]] => ['collector', binaries.otelcol, collectorConfigArgs(lesson)]),
-    ['Jaeger', binaries.jaeger, [`--config=${FILES.jaegerConfig}`]],
+/** Checks every collector config combination the native stack can run (`validate`), and Jaeger's and Loki's configs. */
+export function validateConfigs(binaries: Pick<Binaries, 'otelcol' | 'jaeger' | 'loki'>, log: Log = defaultLog): void {
+  const label = (files: string[]): string => files.map((file) => relative(COLLECTOR_DIR, file)).join(' + ');
+  const checks: Array<{ name: string; binary: string; args: string[]; configs: string }> = [
+    ...lessonOverlays().map((lesson) => {
+      const args = collectorConfigArgs(lesson);
+      return { name: 'collector', binary: binaries.otelcol, args: ['validate', ...args], configs: label(args.map((arg) => arg.slice('--config='.length))) };
+    }),
+    { name: 'Jaeger', binary: binaries.jaeger, args: ['validate', `--config=${FILES.jaegerConfig}`], configs: label([FILES.jaegerConfig]) },
+    // Loki checks its config with a flag, after expanding the environment as the stack runs it.
+    { name: 'Loki', binary: binaries.loki, args: [`-config.file=${FILES.lokiConfig}`, '-config.expand-env=true', '-verify-config'], configs: label([FILES.lokiConfig]) },
   ];
-  for (const [name, binary, args] of checks) {
+  for (const { name, binary, args, configs } of checks) {
     if (!binary) continue;
-    const result = spawnSync(binary, ['validate', ...args], { encoding: 'utf8', env: nativeEnv() });
-    const configs = args.map((arg) => relative(COLLECTOR_DIR, arg.slice('--config='.length))).join(' + ');
+    const result = spawnSync(binary, args, { encoding: 'utf8', env: nativeEnv() });
     if (result.status !== 0) throw new Error(`${name} config ${configs} is invalid:\n${result.stdout}${result.stderr}`);
     log(`${name} config is valid (${configs})`);
   }
 }
-

@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../repo.ts';
 
-const ACTIONS: Record<string, string[]> = { up: ['up', '--detach', '--wait'], down: ['down'] };
+// down --volumes: the collector's disk queue (a named volume) goes with the stack.
+const ACTIONS: Record<string, string[]> = { up: ['up', '--detach', '--wait'], down: ['down', '--volumes'] };
 
 const action = process.argv[2] ?? '';
 if (!ACTIONS[action]) {

@@ -4,8 +4,8 @@
 //
 //   node shared/stack/native.ts              build if needed, validate, start
 //   node shared/stack/native.ts --build-only build if needed and validate
-//   node shared/stack/native.ts --validate   validate the collector and Jaeger
-//                                                  configs (builds those two if needed)
+//   node shared/stack/native.ts --validate   validate the collector, Jaeger and Loki
+//                                                  configs (builds those three if needed)
 //
 // The work is done by build.ts and run.ts.
 
@@ -14,6 +14,7 @@ import { fail, parseOrFail } from '../tools/cli.ts';
 import { buildStack, missingPrerequisites, validateConfigs } from './build.ts';
 import { startStack, type RunningStack } from './run.ts';
 import { URLS } from './urls.ts';
+import { lessonOverlays } from './versions.ts';
 
 const TOOL = 'stack:native';
 
@@ -33,14 +34,19 @@ async function main(): Promise<void> {
     process.once('SIGTERM', onSignal);
   });
 
+  // A lesson overlay, named the way compose.yaml takes it.
+  const overlay = process.env.COLLECTOR_OVERLAY || undefined;
+  const known = lessonOverlays().filter((file): file is string => file !== undefined);
+  if (overlay && !known.includes(overlay)) fail(TOOL, `COLLECTOR_OVERLAY=${overlay} is not a lesson overlay; use one of: ${known.join(', ')}`);
+
   const missing = missingPrerequisites(validateOnly ? { go: true, java: false, prometheus: false } : undefined);
   if (missing) fail(TOOL, missing, 1);
 
-  const binaries = await buildStack(validateOnly ? { only: ['otelcol', 'jaeger'] } : {});
+  const binaries = await buildStack(validateOnly ? { only: ['otelcol', 'jaeger', 'loki'] } : {});
   validateConfigs(binaries);
   if (validateOnly || values['build-only']) return;
 
-  stack = await startStack({ binaries });
+  stack = await startStack({ binaries, overlay });
   console.log(`
 otel-steps native stack is running (logs in ${stack.logDir}):
   OTLP gRPC            ${URLS.otlpGrpc}
@@ -48,8 +54,10 @@ otel-steps native stack is running (logs in ${stack.logDir}):
   Jaeger (HTTP API)    ${URLS.jaeger}   (UI: use the compose stack; see collector/README.md)
   Zipkin               ${URLS.zipkin}/zipkin/
   Prometheus           ${URLS.prometheus}
+  Loki (HTTP API)      ${URLS.loki}
   Collector health     ${URLS.collectorHealth}
   Collector metrics    ${URLS.collectorMetrics}
+  Collector config     otel-collector-config.yaml + overlays/stack-native.yaml${overlay ? ` + ${overlay}` : ''}
 Press Ctrl+C to stop.`);
 
   await stopped;

@@ -1,7 +1,9 @@
-// Runs the native stack: Prometheus, Zipkin, the OTLP->Zipkin bridge, Jaeger and the collector as
-// local processes bound to 127.0.0.1, each with its log file, stopped in order (collector first).
+// Runs the native stack: Prometheus, Zipkin, the OTLP->Zipkin bridge, Loki, Jaeger and the collector
+// as local processes bound to 127.0.0.1, each with its log file, stopped in order (collector first).
+// Each one can also be stopped and started again on its own, which is how the e2e tests take a
+// backend down or restart the collector.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import waitOn from 'wait-on';
@@ -27,6 +29,8 @@ const PORTS: Array<[number, string]> = [
   [9411, 'Zipkin'],
   [9412, 'OTLP->Zipkin bridge'],
   [9090, 'Prometheus'],
+  [3100, 'Loki HTTP'],
+  [9096, 'Loki gRPC'],
 ];
 
 /** prometheus.yaml with every scrape target's host replaced by 127.0.0.1. */
@@ -34,14 +38,33 @@ export function nativePrometheusConfig(compose: string): string {
   return compose.replace(/(["'])[A-Za-z0-9_.-]+:(\d+)\1/g, (_match, quote: string, port: string) => `${quote}127.0.0.1:${port}${quote}`);
 }
 
+/** The processes of the native stack, in start order. */
+export type StackProcess = 'prometheus' | 'zipkin' | 'loki' | 'jaeger' | 'otelcol';
+
 export type RunningStack = {
   urls: StackUrls;
   /** Directory holding one log file per process. */
   logDir: string;
+  /** The collector's output file: its debug exporter prints every span, data point and log record it sends. */
+  collectorLog: string;
+  /** Stops one process (SIGTERM, then SIGKILL after 10 s); the others keep running. */
+  stopProcess(name: StackProcess): Promise<void>;
+  /** Starts a stopped process again, with the same arguments, and waits for its health check. */
+  startProcess(name: StackProcess): Promise<void>;
   stop(): Promise<void>;
 };
 
-export type StartOptions = { log?: Log; binaries?: Binaries; timeoutMs?: number };
+export type StartOptions = {
+  log?: Log;
+  binaries?: Binaries;
+  timeoutMs?: number;
+  /** A lesson overlay, as a path under collector/ (`pnpm stack:native` passes $COLLECTOR_OVERLAY). */
+  overlay?: string;
+};
+
+// Memory the collector's Go runtime aims to stay under: 80% of memory_limiter's limit_mib (512) in
+// otel-collector-config.yaml, as the collector's documentation advises. compose.yaml sets the same.
+const COLLECTOR_GOMEMLIMIT = '410MiB';
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolvePort) => {
@@ -58,7 +81,7 @@ function waitHealthy(name: string, url: string, child: ChildProcess, logFile: st
     const onExit = (code: number | null): void => reject(failure(`exited with code ${code}`));
     child.once('exit', onExit);
     // proxy: false, or a proxy set in the environment would be asked for 127.0.0.1.
-    waitOn({ resources: [url.replace(/^http/, 'http-get')], timeout, interval: 500, proxy: false })
+    waitOn({ resources: [url.replace(/^http/, 'http-get')], timeout, interval: 250, proxy: false })
       .then(() => resolveHealthy(), () => reject(failure(`did not become healthy at ${url}`)))
       .finally(() => child.off('exit', onExit));
   });
@@ -76,9 +99,11 @@ function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   });
 }
 
+type Spec = { label: string; command: string; args: string[]; env?: NodeJS.ProcessEnv; health: string };
+
 /**
- * Starts Prometheus, Zipkin, the OTLP->Zipkin bridge, Jaeger and the collector
- * on 127.0.0.1, and resolves once each answers its health check.
+ * Starts Prometheus, Zipkin, the OTLP->Zipkin bridge, Loki, Jaeger and the collector on 127.0.0.1,
+ * and resolves once each answers its health check.
  */
 export async function startStack(options: StartOptions = {}): Promise<RunningStack> {
   const log = options.log ?? defaultLog;
@@ -92,48 +117,93 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
   }
 
   const runDir = mkdtempSync(join(tmpdir(), 'otel-steps-stack-'));
-  const env = nativeEnv();
-  const children: Array<{ name: string; child: ChildProcess }> = [];
-  let bridge: OtlpReceiver | undefined;
-  const stop = async (): Promise<void> => {
-    // The collector first so that it can flush to the backends.
-    for (const { child } of [...children].reverse()) await stopChild(child);
-    children.length = 0;
-    await bridge?.close();
-    bridge = undefined;
+  // The collector's disk queues (file_storage/queue): kept across collector restarts, removed with the stack.
+  const queueDir = join(runDir, 'otelcol-queue');
+  const timeout = options.timeoutMs ?? 120_000;
+  const promConfig = join(runDir, 'prometheus.yaml');
+  writeFileSync(promConfig, nativePrometheusConfig(readFileSync(FILES.prometheusConfig, 'utf8')));
+  const specs: Record<StackProcess, Spec> = {
+    prometheus: {
+      label: 'Prometheus',
+      command: binaries.prometheus,
+      args: [
+        `--config.file=${promConfig}`,
+        `--storage.tsdb.path=${join(runDir, 'prometheus-data')}`,
+        '--web.listen-address=127.0.0.1:9090',
+        '--web.enable-remote-write-receiver',
+      ],
+      health: URLS.prometheusReady,
+    },
+    zipkin: {
+      label: 'Zipkin',
+      command: 'java',
+      args: [
+        '-Xmx512m',
+        '-jar',
+        binaries.zipkinJar,
+        // Replaces Zipkin's default listener (all interfaces) with 127.0.0.1 only.
+        '--armeria.ports[0].ip=127.0.0.1',
+        '--armeria.ports[0].port=9411',
+        '--armeria.ports[0].protocols[0]=http',
+      ],
+      health: URLS.zipkinHealth,
+    },
+    loki: {
+      label: 'Loki',
+      command: binaries.loki,
+      args: [`-config.file=${FILES.lokiConfig}`, '-config.expand-env=true'],
+      env: { LOKI_DATA_DIR: join(runDir, 'loki-data') },
+      health: URLS.lokiReady,
+    },
+    jaeger: { label: 'Jaeger', command: binaries.jaeger, args: [`--config=${FILES.jaegerConfig}`], health: URLS.jaegerHealth },
+    otelcol: {
+      label: 'collector',
+      command: binaries.otelcol,
+      args: collectorConfigArgs(options.overlay),
+      env: { OTELCOL_QUEUE_DIR: queueDir, GOMEMLIMIT: COLLECTOR_GOMEMLIMIT },
+      health: URLS.collectorHealth,
+    },
   };
 
-  const launch = (name: string, command: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): { child: ChildProcess; logFile: string } => {
-    const logFile = join(runDir, `${name}.log`);
-    const fd = openSync(logFile, 'w');
+  const env = nativeEnv();
+  const children = new Map<StackProcess, ChildProcess>();
+  const logFile = (name: StackProcess): string => join(runDir, `${name}.log`);
+  let bridge: OtlpReceiver | undefined;
+
+  const launch = (name: StackProcess): ChildProcess => {
+    const spec = specs[name];
+    // Appends, so that a restarted process's log follows its earlier run.
+    const fd = openSync(logFile(name), 'a');
     // Own process group: Ctrl+C reaches only the Node process, which then stops
     // the children in order (the collector first, so that it can flush).
-    const child = track(spawn(command, args, { cwd: runDir, env: { ...env, ...extraEnv }, stdio: ['ignore', fd, fd], detached: true }));
+    const child = track(spawn(spec.command, spec.args, { cwd: runDir, env: { ...env, ...spec.env }, stdio: ['ignore', fd, fd], detached: true }));
     closeSync(fd);
     child.on('error', (error) => log(`${name}: ${error.message}`));
-    children.push({ name, child });
-    return { child, logFile };
+    children.set(name, child);
+    return child;
+  };
+  const healthy = (name: StackProcess): Promise<void> =>
+    waitHealthy(specs[name].label, specs[name].health, children.get(name)!, logFile(name), timeout);
+
+  const stopProcess = async (name: StackProcess): Promise<void> => {
+    const child = children.get(name);
+    children.delete(name);
+    if (child) await stopChild(child);
+  };
+  const startProcess = async (name: StackProcess): Promise<void> => {
+    if (children.has(name)) throw new Error(`${specs[name].label} is already running`);
+    launch(name);
+    await healthy(name);
+  };
+  const stop = async (): Promise<void> => {
+    // The collector first so that it can flush to the backends.
+    for (const name of [...children.keys()].reverse()) await stopProcess(name);
+    await bridge?.close();
+    bridge = undefined;
+    rmSync(queueDir, { recursive: true, force: true });
   };
 
   try {
-    const timeout = options.timeoutMs ?? 120_000;
-    const promConfig = join(runDir, 'prometheus.yaml');
-    writeFileSync(promConfig, nativePrometheusConfig(readFileSync(FILES.prometheusConfig, 'utf8')));
-    const prometheus = launch('prometheus', binaries.prometheus, [
-      `--config.file=${promConfig}`,
-      `--storage.tsdb.path=${join(runDir, 'prometheus-data')}`,
-      '--web.listen-address=127.0.0.1:9090',
-      '--web.enable-remote-write-receiver',
-    ]);
-    const zipkin = launch('zipkin', 'java', [
-      '-Xmx512m',
-      '-jar',
-      binaries.zipkinJar,
-      // Replaces Zipkin's default listener (all interfaces) with 127.0.0.1 only.
-      '--armeria.ports[0].ip=127.0.0.1',
-      '--armeria.ports[0].port=9411',
-      '--armeria.ports[0].protocols[0]=http',
-    ]);
     const bridgeLog = join(runDir, 'zipkin-bridge.log');
     bridge = await startZipkinBridge({
       host: '127.0.0.1',
@@ -141,18 +211,13 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
       zipkinUrl: URLS.zipkin,
       log: (line) => writeFileSync(bridgeLog, `${new Date().toISOString()} ${line}\n`, { flag: 'a' }),
     });
-    const jaeger = launch('jaeger', binaries.jaeger, [`--config=${FILES.jaegerConfig}`]);
-    const collector = launch('otelcol', binaries.otelcol, collectorConfigArgs());
-    log(`starting Prometheus, Zipkin, Jaeger and the collector (logs: ${runDir})`);
-    await Promise.all([
-      waitHealthy('Prometheus', URLS.prometheusReady, prometheus.child, prometheus.logFile, timeout),
-      waitHealthy('Zipkin', URLS.zipkinHealth, zipkin.child, zipkin.logFile, timeout),
-      waitHealthy('Jaeger', URLS.jaegerHealth, jaeger.child, jaeger.logFile, timeout),
-      waitHealthy('collector', URLS.collectorHealth, collector.child, collector.logFile, timeout),
-    ]);
+    const names = Object.keys(specs) as StackProcess[];
+    for (const name of names) launch(name);
+    log(`starting Prometheus, Zipkin, Loki, Jaeger and the collector (logs: ${runDir})`);
+    await Promise.all(names.map(healthy));
   } catch (error) {
     await stop();
     throw error;
   }
-  return { urls: URLS, logDir: runDir, stop };
+  return { urls: URLS, logDir: runDir, collectorLog: logFile('otelcol'), stopProcess, startProcess, stop };
 }

@@ -11,6 +11,8 @@ export const URLS = {
   zipkinHealth: 'http://127.0.0.1:9411/health',
   prometheus: 'http://127.0.0.1:9090',
   prometheusReady: 'http://127.0.0.1:9090/-/ready',
+  loki: 'http://127.0.0.1:3100',
+  lokiReady: 'http://127.0.0.1:3100/ready',
 } as const;
 export type StackUrls = typeof URLS;
 

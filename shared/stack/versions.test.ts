@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COLLECTOR_DIR, readVersions, versionDrift } from './versions.ts';
+import { COLLECTOR_DIR, lessonOverlays, readVersions, versionDrift } from './versions.ts';
 
 describe('stack versions', () => {
   it('builder-config.yaml and compose.yaml agree, and every image tag is exact', () => {
@@ -42,9 +42,13 @@ describe('collector config layers', () => {
   const load = (file: string): Tree => (parse(readFileSync(join(COLLECTOR_DIR, file), 'utf8')) as Tree | null) ?? {};
 
   // The native combinations are validated by the built collector (`pnpm stack:native --validate`);
-  // the compose one needs the contrib image, so here every name a pipeline uses must be defined.
-  it.each(['overlays/stack-native.yaml', 'overlays/stack-compose.yaml'])('base + %s: every pipeline uses only defined components', (overlay) => {
-    const config = merge(load('otel-collector-config.yaml'), load(overlay)) as Record<string, Tree>;
+  // the compose ones need the contrib image, so here every name they use must be defined.
+  const combinations = ['overlays/stack-native.yaml', 'overlays/stack-compose.yaml'].flatMap((stack) =>
+    lessonOverlays().map((lesson) => [stack, lesson ?? '(no lesson)'] as const),
+  );
+  it.each(combinations)('base + %s + %s: pipelines and queues use only defined components', (stack, lesson) => {
+    const layers = [load('otel-collector-config.yaml'), load(stack), ...(lesson.startsWith('(') ? [] : [load(lesson)])];
+    const config = layers.reduce(merge) as Record<string, Tree>;
     const pipelines = (config.service!.pipelines ?? {}) as Record<string, Record<string, string[]>>;
     const defined = (section: string): string[] => Object.keys(config[section] ?? {});
     for (const [name, pipeline] of Object.entries(pipelines)) {
@@ -52,7 +56,14 @@ describe('collector config layers', () => {
       for (const processor of pipeline.processors ?? []) expect(defined('processors'), name).toContain(processor);
       for (const exporter of pipeline.exporters ?? []) expect([...defined('exporters'), ...defined('connectors')], name).toContain(exporter);
     }
-    expect(pipelines.traces!.exporters).toContain('otlp_grpc/jaeger');
-    expect(pipelines.traces!.exporters!.some((e) => e.includes('zipkin'))).toBe(true);
+    for (const extension of config.service!.extensions as string[]) expect(defined('extensions')).toContain(extension);
+    for (const [name, exporter] of Object.entries(config.exporters as Record<string, Tree | null>)) {
+      const storage = (exporter?.sending_queue as Tree | undefined)?.storage;
+      if (storage !== undefined) expect(config.service!.extensions, `${name} queues in ${String(storage)}`).toContain(storage);
+    }
+    // What reaches the backends: Jaeger and Zipkin for traces, Loki for logs.
+    expect(pipelines['traces/backends']!.exporters).toContain('otlp_grpc/jaeger');
+    expect(pipelines['traces/backends']!.exporters!.some((e) => e.includes('zipkin'))).toBe(true);
+    expect(pipelines.logs!.exporters).toContain('otlp_http/loki');
   });
 });

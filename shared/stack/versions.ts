@@ -15,6 +15,7 @@ export const FILES = {
   compose: join(COLLECTOR_DIR, 'compose.yaml'),
   prometheusConfig: join(COLLECTOR_DIR, 'prometheus.yaml'),
   jaegerConfig: join(COLLECTOR_DIR, 'jaeger.yaml'),
+  lokiConfig: join(COLLECTOR_DIR, 'loki.yaml'),
 };
 
 /** Every lesson overlay (collector/overlays/ minus the stack-* ones), as paths under collector/; undefined is "none". */
@@ -38,14 +39,16 @@ const JAEGER_GO_MODULE: Record<string, { module: string; commit: string }> = {
 };
 
 export type Versions = {
-  /** collector version, from builder-config.yaml dist.version, e.g. "0.162.0" */
+  /** collector version, from builder-config.yaml dist.version, e.g. "0.161.0" */
   collector: string;
   /** every `gomod` line of builder-config.yaml: module -> version */
   builderModules: Record<string, string>;
   /** image tags from compose.yaml */
-  images: { collector: string; jaeger: string; zipkin: string; prometheus: string };
+  images: { collector: string; jaeger: string; zipkin: string; prometheus: string; loki: string };
   jaeger: { release: string; module: string; commit: string } | undefined;
   zipkin: string;
+  /** Loki's release, which is also its Go module version (github.com/grafana/loki/v3). */
+  loki: string;
 };
 
 interface Builder {
@@ -82,6 +85,7 @@ export function readVersions(): Versions {
     jaeger: imageTag(compose, 'jaegertracing/jaeger'),
     zipkin: imageTag(compose, 'openzipkin/zipkin'),
     prometheus: imageTag(compose, 'prom/prometheus'),
+    loki: imageTag(compose, 'grafana/loki'),
   };
   const jaegerModule = JAEGER_GO_MODULE[images.jaeger];
   return {
@@ -90,6 +94,7 @@ export function readVersions(): Versions {
     images,
     jaeger: jaegerModule && { release: images.jaeger, ...jaegerModule },
     zipkin: images.zipkin,
+    loki: images.loki,
   };
 }
 
@@ -119,6 +124,7 @@ export function versionDrift(versions: Versions = readVersions()): string[] {
     problems.push(`compose.yaml: jaegertracing/jaeger:${versions.images.jaeger || '(none)'} has no Go module version in shared/stack/versions.ts JAEGER_GO_MODULE`);
   }
   if (!/^\d+\.\d+\.\d+$/.test(versions.zipkin)) problems.push('compose.yaml: openzipkin/zipkin needs an exact x.y.z tag');
+  if (!/^3\.\d+\.\d+$/.test(versions.loki)) problems.push('compose.yaml: grafana/loki needs an exact 3.x.y tag (the Go module is github.com/grafana/loki/v3)');
   for (const [name, tag] of Object.entries(versions.images)) {
     if (!tag || tag === 'latest') problems.push(`compose.yaml: ${name} image needs an exact tag`);
   }

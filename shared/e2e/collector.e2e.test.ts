@@ -1,0 +1,174 @@
+// The shared collector config at work, on the learner's stack: health checks dropped for every
+// stage, secrets masked before any backend, and log records in Loki, found by their trace id.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { startStage } from '../harness/index.ts';
+import { URLS } from '../stack/urls.ts';
+import { collectorOutput, eventually, jaegerTraces, lokiQuery, promQuery, sendOtlpJson, zipkinTraces } from './backends.ts';
+
+describe('drop noise: health checks never reach a backend', () => {
+  it('step-14 traces /healthz (zero-code cannot leave it out); Jaeger and Zipkin get only the real request', async () => {
+    const since = Date.now();
+    const stage = await startStage('step-14', { otlpEndpoint: URLS.otlpHttp });
+    try {
+      for (let i = 0; i < 3; i++) expect((await stage.get('/healthz')).status).toBe(200);
+      expect((await stage.get('/')).status).toBe(200);
+    } finally {
+      await stage.stop('SIGINT');
+    }
+    const paths = (tags: Array<{ key: string; value: unknown }>): unknown => tags.find((t) => t.key === 'url.path')?.value;
+    const traces = await eventually('the GET / trace in Jaeger', async () => {
+      const found = await jaegerTraces('step-14-zero-code', since * 1000);
+      return found.some((t) => t.spans.some((s) => paths(s.tags) === '/')) ? found : undefined;
+    });
+    expect(traces.flatMap((t) => t.spans).filter((s) => paths(s.tags) === '/healthz')).toEqual([]);
+    const zipkin = await eventually('the GET / trace in Zipkin', async () => {
+      const found = await zipkinTraces('step-14-zero-code', Date.now() - since);
+      return found.flat().some((s) => s.tags?.['url.path'] === '/') ? found : undefined;
+    });
+    expect(zipkin.flat().filter((s) => s.tags?.['url.path'] === '/healthz')).toEqual([]);
+    // The collector counts what it dropped.
+    await eventually('dropped spans in the collector counter', async () => {
+      const [sample] = await promQuery('sum(otelcol_processor_filter_spans_filtered{job="otel-collector"})');
+      return Number(sample?.value[1]) >= 3 ? true : undefined;
+    });
+  });
+});
+
+describe('redact: secrets are masked before any exporter, the rest stays', () => {
+  const service = `redaction-e2e-${randomBytes(3).toString('hex')}`;
+  const traceId = randomBytes(16).toString('hex');
+  const spanId = randomBytes(8).toString('hex');
+  const secrets = ['s3cr3t-token', 's3cr3t-at', 'hunter2', 's3cr3t-key', 's3cr3t-secret', 's3cr3t-sig', 's3cr3t-bearer', 's3cr3t-cookie'];
+  const query = `token=s3cr3t-token&page=2&access_token=s3cr3t-at&password=hunter2&api_key=s3cr3t-key&secret=s3cr3t-secret&signature=s3cr3t-sig`;
+  const masked = 'token=****&page=2&access_token=****&password=****&api_key=****&secret=****&signature=****';
+  const resource = { attributes: [{ key: 'service.name', value: { stringValue: service } }] };
+  const str = (key: string, value: string): object => ({ key, value: { stringValue: value } });
+  const now = BigInt(Date.now()) * 1_000_000n;
+
+  it('a span and a log record carrying secrets are sent to the collector as an app would', async () => {
+    await sendOtlpJson('traces', {
+      resourceSpans: [
+        {
+          resource,
+          scopeSpans: [
+            {
+              spans: [
+                {
+                  traceId,
+                  spanId,
+                  name: 'GET /login',
+                  kind: 2,
+                  startTimeUnixNano: String(now),
+                  endTimeUnixNano: String(now + 5_000_000n),
+                  attributes: [
+                    str('http.request.method', 'GET'),
+                    str('url.path', '/login'),
+                    str('url.query', query),
+                    str('url.full', `http://127.0.0.1:3030/login?${query}`),
+                    str('http.request.header.authorization', 'Bearer s3cr3t-bearer'),
+                    str('http.request.header.cookie', 'session=s3cr3t-cookie'),
+                    str('user.tier', 'pro'),
+                    { key: 'http.response.status_code', value: { intValue: '200' } },
+                  ],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    await sendOtlpJson('logs', {
+      resourceLogs: [
+        {
+          resource,
+          scopeLogs: [
+            {
+              logRecords: [
+                {
+                  timeUnixNano: String(now),
+                  severityNumber: 9,
+                  severityText: 'info',
+                  traceId,
+                  spanId,
+                  body: { stringValue: `incoming request GET /login?${query}` },
+                  attributes: [str('http.request.header.cookie', 'session=s3cr3t-cookie')],
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+  });
+
+  it('Jaeger has the span with the values masked, keys and other attributes intact', async () => {
+    const [trace] = await eventually('the span in Jaeger', async () => {
+      const found = await jaegerTraces(service, Number(now / 1000n) - 60e6);
+      return found.length ? found : undefined;
+    });
+    const tags = Object.fromEntries(trace!.spans[0]!.tags.map((t) => [t.key, t.value]));
+    expect(tags).toMatchObject({
+      'url.query': masked,
+      'url.full': `http://127.0.0.1:3030/login?${masked}`,
+      'http.request.header.authorization': '****',
+      'http.request.header.cookie': '****',
+      'url.path': '/login',
+      'user.tier': 'pro',
+      'http.response.status_code': 200,
+    });
+    for (const secret of secrets) expect(JSON.stringify(trace)).not.toContain(secret);
+  });
+
+  it('Zipkin has it masked too', async () => {
+    const spans = await eventually('the span in Zipkin', async () => {
+      const found = (await zipkinTraces(service, 120_000)).flat();
+      return found.length ? found : undefined;
+    });
+    expect(spans[0]!.tags).toMatchObject({ 'url.query': masked, 'http.request.header.authorization': '****', 'user.tier': 'pro' });
+    for (const secret of secrets) expect(JSON.stringify(spans)).not.toContain(secret);
+  });
+
+  it('Loki has the log line masked', async () => {
+    const streams = await eventually('the log line in Loki', async () => {
+      const found = await lokiQuery(`{service_name="${service}"}`, Date.now() - 120_000);
+      return found.length ? found : undefined;
+    });
+    expect(streams.flatMap((s) => s.values.map((v) => v[1]))).toEqual([`incoming request GET /login?${masked}`]);
+    for (const secret of secrets) expect(JSON.stringify(streams)).not.toContain(secret);
+  });
+
+  it("the collector's debug output shows the masked values and no secret", async () => {
+    const output = await eventually('the span in the debug output', async () => {
+      const text = collectorOutput();
+      return text.includes(service) && text.includes(`incoming request GET /login?${masked}`) ? text : undefined;
+    });
+    expect(output).toContain(masked);
+    for (const secret of secrets) expect(output).not.toContain(secret);
+  });
+});
+
+describe('a logs backend: Loki finds a request\'s log lines by its trace id', () => {
+  it("step-19's GET /error: the trace in Jaeger, its log records in Loki", async () => {
+    const since = Date.now();
+    const stage = await startStage('step-19', { otlpEndpoint: URLS.otlpHttp });
+    try {
+      expect((await stage.get('/error')).status).toBe(500);
+    } finally {
+      await stage.stop('SIGINT');
+    }
+    const [trace] = await eventually('the trace in Jaeger', async () => {
+      const found = await jaegerTraces('step-19-logs', since * 1000);
+      return found.length ? found : undefined;
+    });
+    const logql = `{service_name="step-19-logs"} | trace_id="${trace!.traceID}"`;
+    const streams = await eventually(`log lines for ${logql}`, async () => {
+      const found = await lokiQuery(logql, since);
+      return found.length ? found : undefined;
+    });
+    const lines = streams.flatMap((s) => s.values.map(([, line]): Record<string, string> => ({ ...s.stream, line })));
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    for (const line of lines) expect(line.trace_id).toBe(trace!.traceID);
+    expect(lines.filter((l) => l.severity_text === 'error')).toHaveLength(1);
+  });
+});
