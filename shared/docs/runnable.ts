@@ -26,8 +26,8 @@ export type Runner =
   | { kind: 'ci'; where: string }
   | { kind: 'unknown' };
 
-// Ports of the stack (collector, Jaeger, Zipkin, Prometheus) and of the stages.
-export const STACK_PORTS = ['4317', '4318', '8888', '13133', '16686', '9411', '9090'];
+// Ports of the stack (collector, Jaeger, Zipkin, Prometheus, Loki) and of the stages.
+export const STACK_PORTS = ['4317', '4318', '8888', '13133', '16686', '9411', '9090', '3100'];
 export const STAGE_PORT = '3030';
 
 // Commands that start or test the whole stack, run by the CI files named here (each of which the
@@ -44,6 +44,9 @@ export const CI_COMMANDS: Record<string, string> = {
   'pnpm stages': 'shared/tools/setup.test.ts',
   'pnpm traffic': 'shared/tools/traffic.test.ts',
   'pnpm bench': 'shared/e2e/bench.e2e.test.ts',
+  // The collector chapter's sampling commands, each run as written by the test that proves it.
+  'COLLECTOR_OVERLAY=overlays/tail-sampling.yaml pnpm stack:native': 'shared/e2e/own-stack/tail-sampling.e2e.test.ts',
+  'OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.25 pnpm --filter step-14 start': 'steps/step-14/test/stage.test.ts',
 };
 
 export interface ConsoleBlock {

@@ -92,7 +92,11 @@ describe('redact: secrets are masked before any exporter, the rest stays', () =>
                   traceId,
                   spanId,
                   body: { stringValue: `incoming request GET /login?${query}` },
-                  attributes: [str('http.request.header.cookie', 'session=s3cr3t-cookie')],
+                  // The request as a logger records it (pino's req), a map.
+                  attributes: [
+                    str('http.request.header.cookie', 'session=s3cr3t-cookie'),
+                    { key: 'req', value: { kvlistValue: { values: [str('method', 'GET'), str('url', `/login?${query}`)] } } },
+                  ],
                 },
               ],
             },

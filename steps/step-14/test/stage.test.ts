@@ -203,3 +203,25 @@ describe('step-14: what a stranger can send', () => {
 describeEnvironmentConventions('step-14', { span: 'GET' });
 
 describeTelemetrySnapshot('step-14');
+
+// The collector chapter's head-sampling command (collector/README.md), with its variables as written:
+// the SDK decides when a trace's first span starts, by its trace id, before anything has failed.
+const HEAD_SAMPLING = 'OTEL_TRACES_SAMPLER=parentbased_traceidratio OTEL_TRACES_SAMPLER_ARG=0.25 pnpm --filter step-14 start';
+
+describe(`step-14 with head sampling: ${HEAD_SAMPLING}`, () => {
+  it('traces about a quarter of the requests, and drops failing ones as readily as the others', async () => {
+    const env = Object.fromEntries(HEAD_SAMPLING.split(' ').filter((word) => /^[A-Z_]+=/.test(word)).map((word) => word.split('=') as [string, string]));
+    const requests = [...Array<string>(150).fill('/'), ...Array<string>(50).fill('/error')];
+    const sampled = await runStage('step-14', { script: 'start', env: { ...HOLD_BATCHES, ...env }, requests });
+    try {
+      const traced = serverSpans(sampled.receiver);
+      // Binomial, 200 requests at 0.25: mean 50, standard deviation 6.1; 4 of them either side.
+      expect(traced.length).toBeGreaterThanOrEqual(25);
+      expect(traced.length).toBeLessThanOrEqual(75);
+      // 50 failing requests, each kept with probability 0.25: all 50 kept would be a 1 in 10^30 event.
+      expect(traced.filter((s) => s.status.code === StatusCode.ERROR).length).toBeLessThan(50);
+    } finally {
+      await sampled.close();
+    }
+  });
+});
