@@ -1,9 +1,13 @@
 // `pnpm bench`: what each stage's telemetry costs. Every stage runs through its real start
-// script, exporting to a local OTLP receiver, and takes autocannon's closed-loop load of GET / from this process;
-// the table gives throughput, latency, peak memory and how many of the requests' spans arrived.
+// script, exporting to a local OTLP receiver, and takes the same closed-loop load of GET / from
+// autocannon in this process (the stage is another process). Each instrumented stage runs twice:
+// as taught (its defaults, console output included) and production-like (OTLP only, through
+// OTEL_TRACES_EXPORTER). The table gives throughput, latency, peak memory and spans delivered, and
+// each stage's throughput as a ratio to step-06's in the same run.
 // Numbers, not pass/fail: speed and memory goals live here, never in timed tests.
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { startOtlpReceiver } from '../harness/otlp-receiver.ts';
 import { serverPids, startStage } from '../harness/stage-runner.ts';
@@ -14,17 +18,27 @@ const TOOL = 'bench';
 const HELP = `Usage: pnpm bench [--duration 5s] [--concurrency 8] [--stages 06,08,...] (default: every stage)
 
 Runs each stage with its start script, sends GET / for --duration with --concurrency requests
-in flight (after a one-second warm-up), then stops it with Ctrl+C and prints, per stage:
-requests per second, latency p50 and p99, peak resident memory of the Node process (Linux), and
-spans exported per request, which shows when a batch processor's queue drops spans under load.`;
+in flight (after a one-second warm-up that is not counted), then stops it with Ctrl+C. Each
+instrumented stage runs twice: "as taught" (its defaults, console exporter included) and
+"OTLP only" (OTEL_TRACES_EXPORTER=otlp, as in production). Per run it prints requests per second
+and their ratio to step-06 in the same run, latency p50 and p99, peak resident memory of the
+stage's Node processes (Linux), and spans delivered per request; "traces" says how many requests'
+traces arrived whole, which shows when a batch processor's queue drops spans under load.`;
+
+/** How a stage runs in the benchmark: its defaults, or OTLP only through the standard variable. */
+const MODES = { 'as taught': {}, 'OTLP only': { OTEL_TRACES_EXPORTER: 'otlp' } } as const;
+type Mode = keyof typeof MODES;
 
 interface Result {
   stage: string;
+  mode: Mode | 'no telemetry';
   measured: autocannon.Result;
   /** Warm-up included: every request can have produced spans. */
   requests: number;
   peakRssMb: number | undefined;
+  /** Every span received, and the root spans among them (one per request's trace). */
   spans: number;
+  roots: number;
 }
 
 /** The peak resident memory of the stage's processes (all of a stage of several services), summed; Linux only. */
@@ -47,17 +61,18 @@ async function load(url: string, connections: number, seconds: number): Promise<
   return result;
 }
 
-async function benchStage(stage: string, concurrency: number, durationMs: number): Promise<Result> {
+async function benchStage(stage: string, mode: Result['mode'], concurrency: number, durationMs: number): Promise<Result> {
   const receiver = await startOtlpReceiver();
   try {
-    const running = await startStage(stage, { otlpEndpoint: receiver.url, env: { LOG_LEVEL: 'error' } });
+    const running = await startStage(stage, { otlpEndpoint: receiver.url, env: mode === 'no telemetry' ? {} : MODES[mode] });
     const warmup = await load(running.baseUrl, concurrency, 1);
     const measured = await load(running.baseUrl, concurrency, durationMs / 1000);
     const peak = peakRssMb(await serverPids(running.pid));
     await running.stop('SIGINT');
-    // A span per request (and nothing for /healthz); step 11 and 14 add children, counted here as roots.
-    const spans = receiver.spans.filter((s) => s.parentSpanId === '' && s.name !== 'dns.lookup').length;
-    return { stage, measured, requests: measured.requests.total + warmup.requests.total, peakRssMb: peak, spans };
+    // Spans are counted over every request, warm-up included: its spans arrive with the rest.
+    const requests = measured.requests.total + warmup.requests.total;
+    const roots = receiver.spans.filter((s) => s.parentSpanId === '' && s.name !== 'dns.lookup').length;
+    return { stage, mode, measured, requests, peakRssMb: peak, spans: receiver.spans.length, roots };
   } finally {
     await receiver.close();
   }
@@ -83,24 +98,33 @@ async function main(): Promise<void> {
   const stages = values.stages.split(',').map((s) => `step-${s.trim().replace(/^step-/, '').padStart(2, '0')}`);
   for (const stage of stages) if (!/^step-\d{2}$/.test(stage)) fail(TOOL, `--stages: "${stage}" is not a stage number`);
 
-  console.log(`bench: GET / for ${durationMs / 1000} s per stage, ${concurrency} in flight, on ${process.platform} with ${process.version}\n`);
-  const header = ['stage', 'req/s', 'p50', 'p99', 'peak RSS', 'spans/requests'];
-  const rows: string[][] = [];
+  const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
+  console.log(`bench: GET / for ${durationMs / 1000} s per run, ${concurrency} in flight, ${cpus().length} × ${cpu}, ${process.platform}, Node ${process.version}\n`);
+  const results: Result[] = [];
   for (const stage of stages) {
-    const r = await benchStage(stage, concurrency, durationMs);
-    rows.push([
-      r.stage,
-      String(Math.round(r.measured.requests.average)),
-      wholeMs(r.measured.latency.p50),
-      wholeMs(r.measured.latency.p99),
-      r.peakRssMb === undefined ? 'n/a' : `${Math.round(r.peakRssMb)} MB`,
-      `${r.spans}/${r.requests}`,
-    ]);
-    console.log(`  ${stage} done`);
+    const modes: Array<Result['mode']> = stage === 'step-06' ? ['no telemetry'] : (Object.keys(MODES) as Mode[]);
+    for (const mode of modes) {
+      results.push(await benchStage(stage, mode, concurrency, durationMs));
+      console.log(`  ${stage} ${mode}: done`);
+    }
   }
+  const base = results.find((r) => r.stage === 'step-06')?.measured.requests.average;
+  const header = ['stage', 'mode', 'req/s', 'vs 06', 'p50', 'p99', 'peak RSS', 'spans/req', 'traces'];
+  const rows = results.map((r) => [
+    r.stage,
+    r.mode,
+    String(Math.round(r.measured.requests.average)),
+    base ? `${(r.measured.requests.average / base).toFixed(2)}×` : 'n/a',
+    wholeMs(r.measured.latency.p50),
+    wholeMs(r.measured.latency.p99),
+    r.peakRssMb === undefined ? 'n/a' : `${Math.round(r.peakRssMb)} MB`,
+    (r.spans / r.requests).toFixed(1),
+    `${r.roots}/${r.requests}`,
+  ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(['', line(header), ...rows.map(line)].join('\n'));
+  if (!base) console.log('\n(vs 06: run step-06 in the same run, --stages 06,..., for the ratios)');
 }
 
 main().catch((err: Error) => fail(TOOL, err.message, 1));

@@ -29,8 +29,10 @@ const SECRET_QUERY_PARAMS = [
 if (!env.disabled) {
   const spanProcessors: SpanProcessor[] = [];
   if (env.exporters.includes('otlp')) {
-    // To the collector, in batches sent every OTEL_BSP_SCHEDULE_DELAY ms (5000 by default). The
-    // endpoint defaults to http://localhost:4318/v1/traces; OTEL_EXPORTER_OTLP_ENDPOINT overrides it.
+    // To the collector, in batches sent every OTEL_BSP_SCHEDULE_DELAY ms: 200 here, so that a trace
+    // is in Jaeger within a second of its request. The SDK's own default, 5000, sends fewer and
+    // larger requests, which is what production wants. The endpoint defaults to
+    // http://localhost:4318/v1/traces; OTEL_EXPORTER_OTLP_ENDPOINT overrides it.
     // The short timeout (default 10 s, retries included) keeps Ctrl+C from hanging when no
     // collector runs.
     const otlp = new OTLPTraceExporter({ timeoutMillis: 2_000 });
@@ -110,7 +112,7 @@ if (!env.disabled) {
 
   // server.ts closes the app on SIGINT (Ctrl+C), SIGTERM and SIGHUP and then lets the event loop
   // drain. 'beforeExit' fires at that point, after the last request's span has ended: flush the
-  // batch that is still waiting, and send the metrics' last reading, or up to five seconds of
+  // batch that is still waiting, and send the metrics' last reading, or the last moments of
   // telemetry are lost on every stop.
   process.once('beforeExit', () => {
     exiting = true;
@@ -181,7 +183,7 @@ function readEnvironment() {
     if (!Number.isSafeInteger(ms) || ms < 1) stop(name, 'is not a whole number of milliseconds');
     return ms;
   };
-  const scheduleDelay = milliseconds('OTEL_BSP_SCHEDULE_DELAY', 5000);
+  const scheduleDelay = milliseconds('OTEL_BSP_SCHEDULE_DELAY', 200);
   const metricInterval = milliseconds('OTEL_METRIC_EXPORT_INTERVAL', 5000);
 
   // A mistyped endpoint must not send telemetry somewhere else without a word.
