@@ -260,8 +260,7 @@ export async function buildStack(options: BuildOptions = {}): Promise<Binaries> 
   const drift = versionDrift(versions);
   if (drift.length) throw new Error(`Version drift in collector/:\n  ${drift.join('\n  ')}`);
   const started = Date.now();
-  // Go builds one after the other: each already uses every core (building all three at once
-  // saved 36 s of 19 minutes on two cores, and interleaves their progress lines).
+  // Go builds one after the other: each already uses every core.
   const otelcol = only.has('otelcol') ? await buildCollector(versions, log) : '';
   const jaeger = only.has('jaeger') ? await buildJaeger(versions, log) : '';
   const loki = only.has('loki') ? await buildLoki(versions, log) : '';
