@@ -15,7 +15,7 @@ import { fail, parseOrFail, positiveInteger, positiveNumber } from './cli.ts';
 import { listStages } from './stages.ts';
 
 const TOOL = 'bench';
-const HELP = `Usage: pnpm bench [--duration 5s] [--concurrency 8] [--stages 06,08,...] (default: every stage)
+const HELP = `Usage: pnpm bench [--duration 5s] [--concurrency 8] [--rounds 1] [--stages 06,08,...] (default: every stage)
 
 Runs each stage with its start script, sends GET / for --duration with --concurrency requests
 in flight (after a one-second warm-up that is not counted), then stops it with Ctrl+C. Each
@@ -23,7 +23,9 @@ instrumented stage runs twice: "as taught" (its defaults, console exporter inclu
 "OTLP only" (OTEL_TRACES_EXPORTER=otlp, as in production). Per run it prints requests per second
 and their ratio to step-06 in the same run, latency p50 and p99, peak resident memory of the
 stage's Node processes (Linux), and spans delivered per request; "traces" says how many requests'
-traces arrived whole, which shows when a batch processor's queue drops spans under load.`;
+traces arrived whole, which shows when a batch processor's queue drops spans under load.
+With --rounds N every run is repeated N times, rounds interleaved so that a slow minute of the
+machine hits every stage alike, and each row shows the run with the median requests per second.`;
 
 /** How a stage runs in the benchmark: its defaults, or OTLP only through the standard variable. */
 const MODES = { 'as taught': {}, 'OTLP only': { OTEL_TRACES_EXPORTER: 'otlp' } } as const;
@@ -62,13 +64,15 @@ async function load(url: string, connections: number, seconds: number): Promise<
 }
 
 async function benchStage(stage: string, mode: Result['mode'], concurrency: number, durationMs: number): Promise<Result> {
-  const receiver = await startOtlpReceiver();
+  // The receiver keeps the bytes and decodes after the run: counting spans takes no CPU from the load.
+  const receiver = await startOtlpReceiver({ lazy: true });
   try {
     const running = await startStage(stage, { otlpEndpoint: receiver.url, env: mode === 'no telemetry' ? {} : MODES[mode] });
     const warmup = await load(running.baseUrl, concurrency, 1);
     const measured = await load(running.baseUrl, concurrency, durationMs / 1000);
     const peak = peakRssMb(await serverPids(running.pid));
     await running.stop('SIGINT');
+    receiver.decodePending();
     // Spans are counted over every request, warm-up included: its spans arrive with the rest.
     const requests = measured.requests.total + warmup.requests.total;
     const roots = receiver.spans.filter((s) => s.parentSpanId === '' && s.name !== 'dns.lookup').length;
@@ -84,6 +88,7 @@ async function main(): Promise<void> {
       options: {
         duration: { type: 'string', default: '5s' },
         concurrency: { type: 'string', default: '8' },
+        rounds: { type: 'string', default: '1' },
         stages: { type: 'string', default: listStages().map((s) => s.name).join(',') },
         help: { type: 'boolean', short: 'h' },
       },
@@ -95,19 +100,25 @@ async function main(): Promise<void> {
   }
   const durationMs = positiveNumber(TOOL, 'duration', values.duration, 's') * 1000;
   const concurrency = positiveInteger(TOOL, 'concurrency', values.concurrency);
+  const rounds = positiveInteger(TOOL, 'rounds', values.rounds);
   const stages = values.stages.split(',').map((s) => `step-${s.trim().replace(/^step-/, '').padStart(2, '0')}`);
   for (const stage of stages) if (!/^step-\d{2}$/.test(stage)) fail(TOOL, `--stages: "${stage}" is not a stage number`);
 
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
-  console.log(`bench: GET / for ${durationMs / 1000} s per run, ${concurrency} in flight, ${cpus().length} × ${cpu}, ${process.platform}, Node ${process.version}\n`);
-  const results: Result[] = [];
-  for (const stage of stages) {
-    const modes: Array<Result['mode']> = stage === 'step-06' ? ['no telemetry'] : (Object.keys(MODES) as Mode[]);
-    for (const mode of modes) {
-      results.push(await benchStage(stage, mode, concurrency, durationMs));
-      console.log(`  ${stage} ${mode}: done`);
+  console.log(`bench: GET / for ${durationMs / 1000} s per run, ${rounds} round(s), ${concurrency} in flight, ${cpus().length} × ${cpu}, ${process.platform}, Node ${process.version}\n`);
+  const runs: Array<{ stage: string; mode: Result['mode'] }> = stages.flatMap((stage) =>
+    (stage === 'step-06' ? ['no telemetry' as const] : (Object.keys(MODES) as Mode[])).map((mode) => ({ stage, mode })),
+  );
+  const measured = new Map<string, Result[]>();
+  for (let round = 1; round <= rounds; round++) {
+    for (const { stage, mode } of runs) {
+      const result = await benchStage(stage, mode, concurrency, durationMs);
+      measured.set(`${stage} ${mode}`, [...(measured.get(`${stage} ${mode}`) ?? []), result]);
+      console.log(`  ${rounds > 1 ? `round ${round}: ` : ''}${stage} ${mode}: ${Math.round(result.measured.requests.average)} req/s`);
     }
   }
+  // The median run of each row (by requests per second).
+  const results = [...measured.values()].map((all) => [...all].sort((a, b) => a.measured.requests.average - b.measured.requests.average)[Math.floor(all.length / 2)]!);
   const base = results.find((r) => r.stage === 'step-06')?.measured.requests.average;
   const header = ['stage', 'mode', 'req/s', 'vs 06', 'p50', 'p99', 'peak RSS', 'spans/req', 'traces'];
   const rows = results.map((r) => [
