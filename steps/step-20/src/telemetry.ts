@@ -113,6 +113,9 @@ if (!env.disabled) {
         // url.query keeps the query string, with these values replaced by REDACTED: the
         // semantic conventions' own list (signed URLs) and the names secrets usually go by.
         redactedQueryParamsServer: SECRET_QUERY_PARAMS,
+        // Incoming requests only: the app's own outgoing node:http requests are the exporters'
+        // batches to the collector, which must not measure or trace themselves.
+        disableOutgoingRequestInstrumentation: true,
       }),
       // Fastify's request lifecycle, as children of the HTTP span: the request, each hook and the
       // route handler (named after its function). It listens on diagnostics_channel, so it needs
