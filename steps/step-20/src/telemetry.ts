@@ -122,7 +122,9 @@ if (!env.disabled) {
       // no ESM loader hook, and registerOnInitialization adds its plugin to every Fastify instance.
       new FastifyOtelInstrumentation({
         registerOnInitialization: true,
-        ignorePaths: HEALTH_CHECK,
+        // A function, not the path as a string: a string is matched as a glob, compiled again on
+        // every request (a tenth of this stage's CPU under load).
+        ignorePaths: ({ url }) => url.split('?')[0] === HEALTH_CHECK,
         // It records the raw request URL, query string and all, as url.path: keep the path only.
         requestHook: (span, request) => span.setAttribute(ATTR_URL_PATH, request.url.split('?')[0]!),
       }),
