@@ -7,7 +7,7 @@ import { REPO_ROOT } from '../harness/stage-runner.ts';
 
 describe('pnpm bench', () => {
   it('prints a row for step-06 and two for an instrumented stage, with ratios to step-06', () => {
-    const run = spawnSync('pnpm', ['--silent', 'bench', '--duration', '1s', '--concurrency', '2', '--stages', '06,08'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
+    const run = spawnSync('pnpm', ['--silent', 'bench', '--duration', '1s', '--concurrency', '2', '--stages', '06,08', '--rounds', '1'], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 60_000 });
     expect(run.status, run.stderr).toBe(0);
     const rows = run.stdout.split('\n').filter((l) => /^step-0[68] /.test(l));
     expect(rows.map((r) => r.split(/\s{2,}/).slice(0, 2).join(' / '))).toEqual(['step-06 / no telemetry', 'step-08 / as taught', 'step-08 / OTLP only']);

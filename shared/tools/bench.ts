@@ -15,7 +15,7 @@ import { fail, parseOrFail, positiveInteger, positiveNumber } from './cli.ts';
 import { listStages } from './stages.ts';
 
 const TOOL = 'bench';
-const HELP = `Usage: pnpm bench [--duration 5s] [--concurrency 8] [--rounds 1] [--stages 06,08,...] (default: every stage)
+const HELP = `Usage: pnpm bench [--duration 5s] [--concurrency 8] [--rounds 3] [--stages 06,08,...] [--env NAME=VALUE ...]
 
 Runs each stage with its start script, sends GET / for --duration with --concurrency requests
 in flight (after a one-second warm-up that is not counted), then stops it with Ctrl+C. Each
@@ -25,7 +25,10 @@ and their ratio to step-06 in the same run, latency p50 and p99, peak resident m
 stage's Node processes (Linux), and spans delivered per request; "traces" says how many requests'
 traces arrived whole, which shows when a batch processor's queue drops spans under load.
 With --rounds N every run is repeated N times, rounds interleaved so that a slow minute of the
-machine hits every stage alike, and each row shows the run with the median requests per second.`;
+machine hits every stage alike, and each row shows the run with the median requests per second.
+--env sets a variable for every instrumented run (repeat it for several), for instance a sampler:
+--env OTEL_TRACES_SAMPLER=traceidratio --env OTEL_TRACES_SAMPLER_ARG=0.1 (step 14 reads them).
+Without --stages, every stage runs.`;
 
 /** How a stage runs in the benchmark: its defaults, or OTLP only through the standard variable. */
 const MODES = { 'as taught': {}, 'OTLP only': { OTEL_TRACES_EXPORTER: 'otlp' } } as const;
@@ -63,11 +66,11 @@ async function load(url: string, connections: number, seconds: number): Promise<
   return result;
 }
 
-async function benchStage(stage: string, mode: Result['mode'], concurrency: number, durationMs: number): Promise<Result> {
+async function benchStage(stage: string, mode: Result['mode'], concurrency: number, durationMs: number, extraEnv: Record<string, string>): Promise<Result> {
   // The receiver keeps the bytes and decodes after the run: counting spans takes no CPU from the load.
   const receiver = await startOtlpReceiver({ lazy: true });
   try {
-    const running = await startStage(stage, { otlpEndpoint: receiver.url, env: mode === 'no telemetry' ? {} : MODES[mode] });
+    const running = await startStage(stage, { otlpEndpoint: receiver.url, env: mode === 'no telemetry' ? {} : { ...extraEnv, ...MODES[mode] } });
     const warmup = await load(running.baseUrl, concurrency, 1);
     const measured = await load(running.baseUrl, concurrency, durationMs / 1000);
     const peak = peakRssMb(await serverPids(running.pid));
@@ -88,7 +91,8 @@ async function main(): Promise<void> {
       options: {
         duration: { type: 'string', default: '5s' },
         concurrency: { type: 'string', default: '8' },
-        rounds: { type: 'string', default: '1' },
+        rounds: { type: 'string', default: '3' },
+        env: { type: 'string', multiple: true, default: [] },
         stages: { type: 'string', default: listStages().map((s) => s.name).join(',') },
         help: { type: 'boolean', short: 'h' },
       },
@@ -101,18 +105,25 @@ async function main(): Promise<void> {
   const durationMs = positiveNumber(TOOL, 'duration', values.duration, 's') * 1000;
   const concurrency = positiveInteger(TOOL, 'concurrency', values.concurrency);
   const rounds = positiveInteger(TOOL, 'rounds', values.rounds);
+  const extraEnv: Record<string, string> = {};
+  for (const pair of values.env) {
+    const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(pair);
+    if (!match) fail(TOOL, `--env: "${pair}" is not NAME=VALUE`);
+    extraEnv[match[1]!] = match[2]!;
+  }
   const stages = values.stages.split(',').map((s) => `step-${s.trim().replace(/^step-/, '').padStart(2, '0')}`);
   for (const stage of stages) if (!/^step-\d{2}$/.test(stage)) fail(TOOL, `--stages: "${stage}" is not a stage number`);
 
   const cpu = cpus()[0]?.model.trim() ?? 'unknown CPU';
-  console.log(`bench: GET / for ${durationMs / 1000} s per run, ${rounds} round(s), ${concurrency} in flight, ${cpus().length} × ${cpu}, ${process.platform}, Node ${process.version}\n`);
+  const settings = Object.entries(extraEnv).map(([name, value]) => ` ${name}=${value}`).join('');
+  console.log(`bench: GET / for ${durationMs / 1000} s per run, ${rounds} round(s), ${concurrency} in flight, ${cpus().length} × ${cpu}, ${process.platform}, Node ${process.version}${settings}\n`);
   const runs: Array<{ stage: string; mode: Result['mode'] }> = stages.flatMap((stage) =>
     (stage === 'step-06' ? ['no telemetry' as const] : (Object.keys(MODES) as Mode[])).map((mode) => ({ stage, mode })),
   );
   const measured = new Map<string, Result[]>();
   for (let round = 1; round <= rounds; round++) {
     for (const { stage, mode } of runs) {
-      const result = await benchStage(stage, mode, concurrency, durationMs);
+      const result = await benchStage(stage, mode, concurrency, durationMs, extraEnv);
       measured.set(`${stage} ${mode}`, [...(measured.get(`${stage} ${mode}`) ?? []), result]);
       console.log(`  ${rounds > 1 ? `round ${round}: ` : ''}${stage} ${mode}: ${Math.round(result.measured.requests.average)} req/s`);
     }
