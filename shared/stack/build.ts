@@ -8,10 +8,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
-import { cacheRoot, COLLECTOR_DIR, FILES, lessonOverlays, readVersions, versionDrift, type Versions } from './versions.ts';
+import { basename, dirname, join } from 'node:path';
+import { cacheRoot, FILES, readVersions, versionDrift, type Versions } from './versions.ts';
 
-// The collector 0.161 modules say `go 1.26.0`; Zipkin 3 needs Java 17.
+// The collector 0.161 modules say `go 1.26.0` and Loki 3.7.8 `go 1.26.5` (an older 1.26 fetches
+// that toolchain itself); Zipkin 3 needs Java 17.
 const MIN_GO: [number, number] = [1, 26];
 const MIN_JAVA = 17;
 const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
@@ -268,34 +269,4 @@ export async function buildStack(options: BuildOptions = {}): Promise<Binaries> 
   const prometheus = only.has('prometheus') ? 'prometheus' : '';
   log(`build: done in ${seconds(started)}s`);
   return { otelcol, jaeger, zipkinJar, prometheus, loki };
-}
-
-/** The environment the shared configs read, with their safe native values. */
-export function nativeEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, OTELCOL_BIND: '127.0.0.1', JAEGER_HOST: '127.0.0.1', JAEGER_LISTEN_HOST: '127.0.0.1', LOKI_HOST: '127.0.0.1', LOKI_LISTEN_HOST: '127.0.0.1' };
-}
-
-/** The collector's --config arguments: the base config, the native stack overlay, then a lesson overlay if any. */
-export function collectorConfigArgs(lesson?: string): string[] {
-  return [FILES.collectorConfig, FILES.nativeOverlay, ...(lesson ? [join(COLLECTOR_DIR, lesson)] : [])].map((file) => `--config=${file}`);
-}
-
-/** Checks every collector config combination the native stack can run (`validate`), and Jaeger's and Loki's configs. */
-export function validateConfigs(binaries: Pick<Binaries, 'otelcol' | 'jaeger' | 'loki'>, log: Log = defaultLog): void {
-  const label = (files: string[]): string => files.map((file) => relative(COLLECTOR_DIR, file)).join(' + ');
-  const checks: Array<{ name: string; binary: string; args: string[]; configs: string }> = [
-    ...lessonOverlays().map((lesson) => {
-      const args = collectorConfigArgs(lesson);
-      return { name: 'collector', binary: binaries.otelcol, args: ['validate', ...args], configs: label(args.map((arg) => arg.slice('--config='.length))) };
-    }),
-    { name: 'Jaeger', binary: binaries.jaeger, args: ['validate', `--config=${FILES.jaegerConfig}`], configs: label([FILES.jaegerConfig]) },
-    // Loki checks its config with a flag, after expanding the environment as the stack runs it.
-    { name: 'Loki', binary: binaries.loki, args: [`-config.file=${FILES.lokiConfig}`, '-config.expand-env=true', '-verify-config'], configs: label([FILES.lokiConfig]) },
-  ];
-  for (const { name, binary, args, configs } of checks) {
-    if (!binary) continue;
-    const result = spawnSync(binary, args, { encoding: 'utf8', env: nativeEnv() });
-    if (result.status !== 0) throw new Error(`${name} config ${configs} is invalid:\n${result.stdout}${result.stderr}`);
-    log(`${name} config is valid (${configs})`);
-  }
 }

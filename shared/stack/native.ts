@@ -7,11 +7,12 @@
 //   node shared/stack/native.ts --validate   validate the collector, Jaeger and Loki
 //                                                  configs (builds those three if needed)
 //
-// The work is done by build.ts and run.ts.
+// The work is done by build.ts, configs.ts and run.ts.
 
 import { parseArgs } from 'node:util';
 import { fail, parseOrFail } from '../tools/cli.ts';
-import { buildStack, missingPrerequisites, validateConfigs } from './build.ts';
+import { buildStack, missingPrerequisites } from './build.ts';
+import { validateConfigs } from './configs.ts';
 import { startStack, type RunningStack } from './run.ts';
 import { URLS } from './urls.ts';
 import { lessonOverlays } from './versions.ts';
