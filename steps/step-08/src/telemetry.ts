@@ -17,9 +17,9 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+// The standard OTEL_* variables, read and checked by environment.ts, which the start script preloads first.
+import { env } from './environment.ts';
 
-// The standard OTEL_* variables, checked first: see the end of this file.
-const env = readEnvironment();
 let exiting = false;
 
 if (!env.disabled) {
@@ -32,7 +32,7 @@ if (!env.disabled) {
     // The short timeout (default 10 s, retries included) keeps Ctrl+C from hanging when no
     // collector runs.
     const otlp = new OTLPTraceExporter({ timeoutMillis: 2_000 });
-    spanProcessors.push(new BatchSpanProcessor({ exporter: loud(otlp, env.endpoint), scheduledDelayMillis: env.scheduleDelay }));
+    spanProcessors.push(new BatchSpanProcessor({ exporter: loud(otlp, env.endpoints.traces), scheduledDelayMillis: env.scheduleDelay }));
   }
   if (env.exporters.includes('console')) {
     // To this terminal, one span at a time, so each request shows up as soon as it ends.
@@ -88,51 +88,4 @@ function loud(exporter: SpanExporter, endpoint: string): SpanExporter {
     shutdown: () => exporter.shutdown(),
     forceFlush: () => exporter.forceFlush?.() ?? Promise.resolve(),
   };
-}
-
-/**
- * The environment variables every OpenTelemetry SDK honours. SDK 3's TracerProvider reads none of
- * them, so this stage does, and refuses a bad value at start instead of guessing.
- */
-function readEnvironment(): { disabled: boolean; exporters: string[]; endpoint: string; scheduleDelay: number } {
-  const stop = (name: string, why: string): never => {
-    console.error(`telemetry: ${name}=${JSON.stringify(withoutCredentials(process.env[name] ?? ''))} ${why}`);
-    process.exit(1);
-  };
-  const value = (name: string): string | undefined => process.env[name]?.trim();
-
-  const disabled = value('OTEL_SDK_DISABLED')?.toLowerCase() ?? '';
-  if (!['', 'true', 'false'].includes(disabled)) stop('OTEL_SDK_DISABLED', 'is neither true nor false');
-
-  // This stage's default prints to the terminal as well as sending to the collector.
-  const exporters = (value('OTEL_TRACES_EXPORTER') || 'otlp,console').split(',').map((e) => e.trim());
-  const unknown = exporters.filter((e) => !['otlp', 'console', 'none'].includes(e));
-  if (unknown.length > 0) stop('OTEL_TRACES_EXPORTER', `names an exporter this stage does not have (${unknown.join(', ')}): use otlp, console, both (otlp,console) or none`);
-
-  if (process.env.OTEL_SERVICE_NAME !== undefined && value('OTEL_SERVICE_NAME') === '') stop('OTEL_SERVICE_NAME', 'is empty: name the service, or unset the variable');
-
-  const scheduleDelay = Number(value('OTEL_BSP_SCHEDULE_DELAY') || 200);
-  if (!Number.isSafeInteger(scheduleDelay) || scheduleDelay < 1) stop('OTEL_BSP_SCHEDULE_DELAY', 'is not a whole number of milliseconds');
-
-  // A mistyped endpoint must not send spans somewhere else without a word.
-  let endpoint = 'http://localhost:4318/v1/traces';
-  const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
-  const full = value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
-  for (const [name, url] of [['OTEL_EXPORTER_OTLP_ENDPOINT', base], ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', full]] as const) {
-    if (url === undefined || url === '') continue;
-    if (!URL.canParse(url) || !['http:', 'https:'].includes(new URL(url).protocol)) stop(name, 'is not an absolute http:// or https:// URL');
-  }
-  if (base) {
-    if (/\/v1\/traces\/?$/.test(new URL(base).pathname)) {
-      stop('OTEL_EXPORTER_OTLP_ENDPOINT', 'ends in /v1/traces, which the exporter adds itself: give the base URL (http://host:4318), or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT to the full URL');
-    }
-    endpoint = `${base.replace(/\/$/, '')}/v1/traces`;
-  }
-  if (full) endpoint = full;
-  // Only messages use it (the exporter reads the variables itself): never print a URL's password.
-  return { disabled: disabled === 'true', exporters: exporters.includes('none') ? [] : exporters, endpoint: withoutCredentials(endpoint), scheduleDelay };
-}
-
-function withoutCredentials(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, '//');
 }

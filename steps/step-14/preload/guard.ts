@@ -39,43 +39,44 @@ subscribe('http.client.response.finish', (message) => {
   failing = false;
 });
 
-/** Refuses a bad value of the variables the bundle reads, naming it; returns the traces endpoint. */
+/** Refuses bad values of the variables the bundle reads, naming each at once; returns the traces endpoint. */
 function readEnvironment(): string {
-  const stop = (name: string, why: string): never => {
-    console.error(`telemetry: ${name}=${JSON.stringify(withoutCredentials(process.env[name] ?? ''))} ${why}`);
-    process.exit(1);
+  const problems: string[] = [];
+  const refuse = (name: string, why: string): void => {
+    problems.push(`telemetry: ${name}=${JSON.stringify(withoutCredentials(process.env[name] ?? ''))} ${why}`);
   };
   const value = (name: string): string | undefined => process.env[name]?.trim();
 
   const disabled = value('OTEL_SDK_DISABLED')?.toLowerCase() ?? '';
-  if (!['', 'true', 'false'].includes(disabled)) stop('OTEL_SDK_DISABLED', 'is neither true nor false');
+  if (!['', 'true', 'false'].includes(disabled)) refuse('OTEL_SDK_DISABLED', 'is neither true nor false');
 
   const exporters = (value('OTEL_TRACES_EXPORTER') || 'otlp').split(',').map((e) => e.trim());
   const unknown = exporters.filter((e) => !['otlp', 'console', 'none'].includes(e));
-  if (unknown.length > 0) stop('OTEL_TRACES_EXPORTER', `names an exporter this stage does not have (${unknown.join(', ')}): use otlp, console, both (otlp,console) or none`);
+  if (unknown.length > 0) refuse('OTEL_TRACES_EXPORTER', `names an exporter this stage does not have (${unknown.join(', ')}): use otlp, console, both (otlp,console) or none`);
 
   // The bundle would quietly fall back to unknown_service:node.
-  if (process.env.OTEL_SERVICE_NAME !== undefined && value('OTEL_SERVICE_NAME') === '') stop('OTEL_SERVICE_NAME', 'is empty: name the service, or unset the variable');
+  if (process.env.OTEL_SERVICE_NAME !== undefined && value('OTEL_SERVICE_NAME') === '') refuse('OTEL_SERVICE_NAME', 'is empty: name the service, or unset the variable');
 
   const scheduleDelay = Number(value('OTEL_BSP_SCHEDULE_DELAY') || 5000);
-  if (!Number.isSafeInteger(scheduleDelay) || scheduleDelay < 1) stop('OTEL_BSP_SCHEDULE_DELAY', 'is not a whole number of milliseconds');
+  if (!Number.isSafeInteger(scheduleDelay) || scheduleDelay < 1) refuse('OTEL_BSP_SCHEDULE_DELAY', 'is not a whole number of milliseconds');
 
   // The bundle would quietly fall back to http://localhost:4318, someone else's collector maybe.
-  let traces = 'http://localhost:4318/v1/traces';
+  const isHttpUrl = (url: string): boolean => URL.canParse(url) && ['http:', 'https:'].includes(new URL(url).protocol);
   const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
   const full = value('OTEL_EXPORTER_OTLP_TRACES_ENDPOINT');
   for (const [name, url] of [['OTEL_EXPORTER_OTLP_ENDPOINT', base], ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', full]] as const) {
-    if (url === undefined || url === '') continue;
-    if (!URL.canParse(url) || !['http:', 'https:'].includes(new URL(url).protocol)) stop(name, 'is not an absolute http:// or https:// URL');
+    if (url && !isHttpUrl(url)) refuse(name, 'is not an absolute http:// or https:// URL');
   }
-  if (base) {
-    if (/\/v1\/traces\/?$/.test(new URL(base).pathname)) {
-      stop('OTEL_EXPORTER_OTLP_ENDPOINT', 'ends in /v1/traces, which the exporter adds itself: give the base URL (http://host:4318), or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT to the full URL');
-    }
-    traces = `${base.replace(/\/$/, '')}/v1/traces`;
+  if (base && isHttpUrl(base) && /\/v1\/traces\/?$/.test(new URL(base).pathname)) {
+    refuse('OTEL_EXPORTER_OTLP_ENDPOINT', 'ends in /v1/traces, which the exporter adds itself: give the base URL (http://host:4318), or set OTEL_EXPORTER_OTLP_TRACES_ENDPOINT to the full URL');
   }
-  if (full) traces = full;
-  return traces;
+
+  if (problems.length > 0) {
+    for (const problem of problems) console.error(problem);
+    process.exit(1);
+  }
+  if (full) return full;
+  return base ? `${base.replace(/\/$/, '')}/v1/traces` : 'http://localhost:4318/v1/traces';
 }
 
 function withoutCredentials(url: string): string {

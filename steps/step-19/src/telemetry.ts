@@ -17,9 +17,9 @@ import { BatchLogRecordProcessor, ConsoleLogRecordExporter, LoggerProvider, Simp
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { AlwaysOnSampler, BatchSpanProcessor, ConsoleSpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
+// The standard OTEL_* variables, read and checked by environment.ts, which the start script preloads first.
+import { env } from './environment.ts';
 
-// The standard OTEL_* variables, checked first: see the end of this file.
-const env = readEnvironment();
 let exiting = false;
 
 // Health checks arrive every few seconds from load balancers; their traces would bury real traffic.
@@ -175,63 +175,4 @@ function loud<E extends { export(data: never, done: (result: ExportResult) => vo
         });
     },
   });
-}
-
-/**
- * The environment variables every OpenTelemetry SDK honours. SDK 3's providers read none of them,
- * so this stage does, and refuses a bad value at start instead of guessing.
- */
-function readEnvironment() {
-  const stop = (name: string, why: string): never => {
-    console.error(`telemetry: ${name}=${JSON.stringify(withoutCredentials(process.env[name] ?? ''))} ${why}`);
-    process.exit(1);
-  };
-  const value = (name: string): string | undefined => process.env[name]?.trim();
-
-  const disabled = value('OTEL_SDK_DISABLED')?.toLowerCase() ?? '';
-  if (!['', 'true', 'false'].includes(disabled)) stop('OTEL_SDK_DISABLED', 'is neither true nor false');
-
-  const exportersOf = (name: string, byDefault: string): string[] => {
-    const list = (value(name) || byDefault).split(',').map((e) => e.trim());
-    const unknown = list.filter((e) => !['otlp', 'console', 'none'].includes(e));
-    if (unknown.length > 0) stop(name, `names an exporter this stage does not have (${unknown.join(', ')}): use otlp, console, both (otlp,console) or none`);
-    return list.includes('none') ? [] : list;
-  };
-  // Spans go to the terminal as well as to the collector; metrics, a screenful every few seconds,
-  // only to the collector unless OTEL_METRICS_EXPORTER=otlp,console asks for them here too.
-  const exporters = exportersOf('OTEL_TRACES_EXPORTER', 'otlp,console');
-  const metricExporters = exportersOf('OTEL_METRICS_EXPORTER', 'otlp');
-  const logExporters = exportersOf('OTEL_LOGS_EXPORTER', 'otlp');
-
-  if (process.env.OTEL_SERVICE_NAME !== undefined && value('OTEL_SERVICE_NAME') === '') stop('OTEL_SERVICE_NAME', 'is empty: name the service, or unset the variable');
-
-  const milliseconds = (name: string, byDefault: number): number => {
-    const ms = Number(value(name) || byDefault);
-    if (!Number.isSafeInteger(ms) || ms < 1) stop(name, 'is not a whole number of milliseconds');
-    return ms;
-  };
-  const scheduleDelay = milliseconds('OTEL_BSP_SCHEDULE_DELAY', 200);
-  const metricInterval = milliseconds('OTEL_METRIC_EXPORT_INTERVAL', 5000);
-  const logDelay = milliseconds('OTEL_BLRP_SCHEDULE_DELAY', 200);
-
-  // A mistyped endpoint must not send telemetry somewhere else without a word.
-  const base = value('OTEL_EXPORTER_OTLP_ENDPOINT');
-  for (const name of ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'OTEL_EXPORTER_OTLP_METRICS_ENDPOINT', 'OTEL_EXPORTER_OTLP_LOGS_ENDPOINT']) {
-    const url = value(name);
-    if (url && (!URL.canParse(url) || !['http:', 'https:'].includes(new URL(url).protocol))) stop(name, 'is not an absolute http:// or https:// URL');
-  }
-  const signalPath = base ? /\/v1\/(traces|metrics|logs)\/?$/.exec(new URL(base).pathname)?.[1] : undefined;
-  if (signalPath) {
-    const full = `OTEL_EXPORTER_OTLP_${signalPath.toUpperCase()}_ENDPOINT`;
-    stop('OTEL_EXPORTER_OTLP_ENDPOINT', `ends in /v1/${signalPath}, which the exporter adds itself: give the base URL (http://host:4318), or set ${full} to the full URL`);
-  }
-  // Only messages use them (the exporters read the variables themselves): never print a URL's password.
-  const endpointOf = (signal: string): string =>
-    withoutCredentials(value(`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`) || `${(base || 'http://localhost:4318').replace(/\/$/, '')}/v1/${signal}`);
-  const endpoints = { traces: endpointOf('traces'), metrics: endpointOf('metrics'), logs: endpointOf('logs') };
-  return { disabled: disabled === 'true', exporters, metricExporters, logExporters, endpoints, scheduleDelay, metricInterval, logDelay };
-}
-
-function withoutCredentials(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, '//');
 }

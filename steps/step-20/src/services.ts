@@ -25,7 +25,7 @@ const url = (service: keyof typeof ports): string => `http://127.0.0.1:${ports[s
 const { result, commands } = concurrently(
   SERVICES.map((name) => ({
     name,
-    command: 'node --import ./src/telemetry.ts src/server.ts',
+    command: 'node --import ./src/environment.ts --import ./src/telemetry.ts src/server.ts',
     env: { SERVICE: name, PORT: String(ports[name]), GREETER_URL: url('greeter'), WORDS_URL: url('words') },
   })),
   { prefix: '[{name}]', killOthersOn: ['failure'] },
