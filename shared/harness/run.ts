@@ -19,6 +19,8 @@ export interface RunOptions extends Omit<StageOptions, 'otlpEndpoint'> {
 export interface StageRun {
   receiver: OtlpReceiver;
   exit: StageExit;
+  /** The path of each request, in order. */
+  paths: string[];
   /** The HTTP status of each request, in order. */
   statuses: number[];
   /** When each request was sent, in Unix nanoseconds: the spans started from one to the next are its own. */
@@ -47,6 +49,7 @@ export async function runStage(stageName: string, { requests, signal = 'SIGINT',
     return {
       receiver,
       exit,
+      paths: requests.map((request) => (typeof request === 'string' ? request : request.path)),
       statuses,
       sentAt,
       children: (parent) => receiver.spans.filter((s) => s.parentSpanId === parent.spanId),

@@ -3,10 +3,10 @@
 // stage tests write it to steps/step-NN/telemetry.txt and check it, so the committed files always
 // show what the stages really export, and two of them can be diffed like code.
 import { SpanKind, StatusCode, type AttributeValue, type ReceivedLog, type ReceivedSpan } from './otlp-receiver.ts';
-import { runStage } from './run.ts';
+import type { StageRun } from './run.ts';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, type StageOptions } from './stage-runner.ts';
+import { expect, it } from 'vitest';
+import { REPO_ROOT } from './stage-runner.ts';
 
 // Attributes that carry the lesson and are the same on every machine and run.
 const KEY_ATTRIBUTES = ['http.request.method', 'http.route', 'url.path', 'http.response.status_code', 'error.type'];
@@ -65,56 +65,50 @@ export function renderSpanTrees(spans: ReceivedSpan[], from = 0n, to = BigInt(Nu
   return out;
 }
 
-export interface SnapshotOptions extends Omit<StageOptions, 'otlpEndpoint'> {
-  paths?: string[];
-}
+/** The requests a snapshot shows, in this order, as the first requests of the run it is rendered from. */
+export const SNAPSHOT_PATHS = ['/', '/error', '/nope'];
 
 /**
- * Runs a stage with its real start script, sends one request per path (GET /, GET /error and a 404, GET /nope, by
- * default), stops it with Ctrl+C and renders what it exported, request by request.
+ * Renders what a stage run exported: the spans of its first requests (GET /, GET /error and a 404,
+ * GET /nope), request by request, and the names and attribute keys of every metric it sent. The
+ * run is one a stage's test makes anyway, so the snapshot costs no boot of its own; requests after
+ * the first three only add to the metrics, which show names and keys, never values.
  */
-export async function captureTelemetry(stageName: string, options: SnapshotOptions = {}): Promise<string> {
-  const { paths = ['/', '/error', '/nope'], ...stageOptions } = options;
-  const { receiver, sentAt, close } = await runStage(stageName, { ...stageOptions, requests: paths });
-  try {
-    const services = [...new Set(receiver.spans.map((s) => String(s.resource['service.name'])))].sort();
-    const signals = [...new Set(receiver.requests.map((r) => r.signal))].sort();
-    const lines = [
-      // No stage name here: the header then differs between two stages only when their scripts do.
-      `# pnpm ${stageOptions.script ?? 'start'}: telemetry exported over OTLP, rendered by the stage's test`,
-      '# ids, timings and machine-specific attributes are left out; pnpm test checks this file',
-      '',
-    ];
-    if (receiver.requests.length === 0) return `${[...lines, 'nothing exported: no traces, no metrics, no logs'].join('\n')}\n`;
-    lines.push(`service.name: ${services.join(', ')}`, `signals: ${signals.join(', ')}`);
-    const startup = renderSpanTrees(receiver.spans, 0n, sentAt[0], receiver.logs);
-    if (startup.length > 0) lines.push('', '## at start-up', ...startup);
-    paths.forEach((path, i) => {
-      const spans = renderSpanTrees(receiver.spans, sentAt[i], sentAt[i + 1], receiver.logs);
-      lines.push('', `## GET ${path}`, ...(spans.length > 0 ? spans : ['no spans']));
-    });
-    // Names, kinds, units and attribute keys: never values, which change from run to run.
-    const keys = (name: string): string => [...new Set(receiver.metrics.filter((m) => m.name === name).flatMap((m) => m.dataPoints.flatMap((p) => Object.keys(p.attributes))))].sort().join(', ');
-    const metricNames = [...new Set(receiver.metrics.map((m) => `${m.name}  (${m.type}${m.unit ? `, ${m.unit}` : ''})${keys(m.name) ? `  ${keys(m.name)}` : ''}`))].sort();
-    if (metricNames.length > 0) lines.push('', '## metrics', ...metricNames);
-    const spanIds = new Set(receiver.spans.map((s) => s.spanId));
-    const untied = receiver.logs.filter((l) => !spanIds.has(l.spanId)).map(logLine);
-    if (untied.length > 0) lines.push('', '## logs outside any span', ...untied);
-    return `${lines.join('\n')}\n`;
-  } finally {
-    await close();
-  }
+export function renderTelemetry(run: StageRun, script = 'start'): string {
+  const { receiver, sentAt } = run;
+  expect(run.paths.slice(0, SNAPSHOT_PATHS.length), 'a snapshot run starts with these requests').toEqual(SNAPSHOT_PATHS);
+  const services = [...new Set(receiver.spans.map((s) => String(s.resource['service.name'])))].sort();
+  const signals = [...new Set(receiver.requests.map((r) => r.signal))].sort();
+  const lines = [
+    // No stage name here: the header then differs between two stages only when their scripts do.
+    `# pnpm ${script}: telemetry exported over OTLP, rendered by the stage's test`,
+    '# ids, timings and machine-specific attributes are left out; pnpm test checks this file',
+    '',
+  ];
+  if (receiver.requests.length === 0) return `${[...lines, 'nothing exported: no traces, no metrics, no logs'].join('\n')}\n`;
+  lines.push(`service.name: ${services.join(', ')}`, `signals: ${signals.join(', ')}`);
+  const startup = renderSpanTrees(receiver.spans, 0n, sentAt[0], receiver.logs);
+  if (startup.length > 0) lines.push('', '## at start-up', ...startup);
+  SNAPSHOT_PATHS.forEach((path, i) => {
+    const spans = renderSpanTrees(receiver.spans, sentAt[i], sentAt[i + 1], receiver.logs);
+    lines.push('', `## GET ${path}`, ...(spans.length > 0 ? spans : ['no spans']));
+  });
+  // Names, kinds, units and attribute keys: never values, which change from run to run.
+  const keys = (name: string): string => [...new Set(receiver.metrics.filter((m) => m.name === name).flatMap((m) => m.dataPoints.flatMap((p) => Object.keys(p.attributes))))].sort().join(', ');
+  const metricNames = [...new Set(receiver.metrics.map((m) => `${m.name}  (${m.type}${m.unit ? `, ${m.unit}` : ''})${keys(m.name) ? `  ${keys(m.name)}` : ''}`))].sort();
+  if (metricNames.length > 0) lines.push('', '## metrics', ...metricNames);
+  const spanIds = new Set(receiver.spans.map((s) => s.spanId));
+  const untied = receiver.logs.filter((l) => !spanIds.has(l.spanId)).map(logLine);
+  if (untied.length > 0) lines.push('', '## logs outside any span', ...untied);
+  return `${lines.join('\n')}\n`;
 }
 
 /**
  * The test that keeps a stage's telemetry.txt true: the file must equal what the stage really
- * exports for GET /, GET /error and a 404 (`pnpm test -u` rewrites it, `pnpm docs:sync` copies it
- * into the chapter).
+ * exported in `run()` (`pnpm test -u` rewrites it, `pnpm docs:sync` copies it into the chapter).
  */
-export function describeTelemetrySnapshot(stageName: string, options: SnapshotOptions = {}): void {
-  describe('telemetry snapshot', () => {
-    it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
-      await expect(await captureTelemetry(stageName, options)).toMatchFileSnapshot(join(REPO_ROOT, 'steps', stageName, 'telemetry.txt'));
-    });
+export function itMatchesTelemetrySnapshot(stageName: string, run: () => StageRun, script = 'start'): void {
+  it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
+    await expect(renderTelemetry(run(), script)).toMatchFileSnapshot(join(REPO_ROOT, 'steps', stageName, 'telemetry.txt'));
   });
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
-  describeTelemetrySnapshot,
+  itMatchesTelemetrySnapshot,
   listStages,
   REPO_ROOT,
   runStage,
@@ -24,7 +24,7 @@ describe('step-06: the base case', () => {
 
   beforeAll(async () => {
     // Pointed at a live receiver, so that any telemetry the stage sent would be caught.
-    run = await runStage('step-06', { requests: ['/', '/error', '/'] });
+    run = await runStage('step-06', { requests: ['/', '/error', '/nope', '/'] });
     ({ receiver, statuses, exit } = run);
   });
 
@@ -32,8 +32,8 @@ describe('step-06: the base case', () => {
     await run?.close();
   });
 
-  it('answers 200, then 500 on /error, then 200 again: the server is still up after the error', () => {
-    expect(statuses).toEqual([200, 500, 200]);
+  it('answers 200, then 500 on /error and 404 on an unknown path, then 200 again: the server is still up after the error', () => {
+    expect(statuses).toEqual([200, 500, 404, 200]);
   });
 
   it('prints the error to its log, as the chapter says', () => {
@@ -48,6 +48,8 @@ describe('step-06: the base case', () => {
   it('exports nothing: no traces, metrics or logs reach the OTLP receiver', () => {
     expect(receiver.requests).toEqual([]);
   });
+
+  itMatchesTelemetrySnapshot('step-06', () => run);
 });
 
 describe('step-06: responses', () => {
@@ -133,4 +135,3 @@ describe('src/server.ts', () => {
   });
 });
 
-describeTelemetrySnapshot('step-06');

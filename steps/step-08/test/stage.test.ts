@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeEnvironmentConventions,
-  describeTelemetrySnapshot,
+  itMatchesTelemetrySnapshot,
   runStage,
   SpanKind,
   StatusCode,
@@ -24,9 +24,9 @@ describe('step-08: manual spans', () => {
   const byName = (name: string): ReceivedSpan[] => receiver.spans.filter((s) => s.name === name);
 
   beforeAll(async () => {
-    // Stopped right away: the batch processor's 5 s timer has not fired yet, so every span
-    // reaches the receiver through the flush that runs on the way out.
-    run = await runStage('step-08', { requests: ['/', '/error', '/healthz', '/', '/'] });
+    // Batches held for a minute: every span reaches the receiver through the flush that runs on
+    // the way out, or not at all.
+    run = await runStage('step-08', { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/nope', '/healthz', '/', '/'] });
     ({ receiver, exit, statuses } = run);
   });
 
@@ -35,7 +35,7 @@ describe('step-08: manual spans', () => {
   });
 
   it('still serves after the error', () => {
-    expect(statuses).toEqual([200, 500, 200, 200, 200]);
+    expect(statuses).toEqual([200, 500, 404, 200, 200, 200]);
   });
 
   it('loses no span on Ctrl+C: one span per traced request, flushed on SIGINT', () => {
@@ -83,6 +83,8 @@ describe('step-08: manual spans', () => {
     expect(exit.output).toMatch(/name: 'fail'/);
     expect(exit.output).toMatch(/'service.name': 'step-08-manual'/);
   });
+
+  itMatchesTelemetrySnapshot('step-08', () => run);
 });
 
 describe('step-08: stopping', () => {
@@ -120,4 +122,3 @@ describe('step-08: stopping', () => {
 
 describeEnvironmentConventions('step-08', { span: 'hello' });
 
-describeTelemetrySnapshot('step-08');

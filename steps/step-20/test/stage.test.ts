@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeEnvironmentConventions,
-  describeTelemetrySnapshot,
+  itMatchesTelemetrySnapshot,
   runStage,
   serverPids,
   SpanKind,
@@ -28,11 +28,14 @@ describe('step-20: one trace across three services', () => {
   const clientSpans = (trace: ReceivedSpan[]): ReceivedSpan[] => trace.filter((s) => s.kind === SpanKind.CLIENT);
 
   beforeAll(async () => {
+    // Batches held for a minute: every span reaches the receiver through the flush on Ctrl+C.
     run = await runStage('step-20', {
+      env: { OTEL_BSP_SCHEDULE_DELAY: '60000' },
       requests: [
         { path: '/', headers: { 'x-user-tier': 'pro' } },
         // Baggage sent from outside: dropped at the gateway, so words sees none.
         { path: '/error', headers: { baggage: 'user.tier=pro,secret=hunter2-baggage' } },
+        '/nope',
         // A tier nobody offers: the gateway puts "free" in the baggage instead of the header's value.
         { path: '/', headers: { 'x-user-tier': 'admin; drop table', baggage: 'user.tier=pro' } },
         '/healthz',
@@ -45,7 +48,7 @@ describe('step-20: one trace across three services', () => {
   });
 
   it('answers through all three, 500 for the failure at the bottom, and exits 0 on Ctrl+C', () => {
-    expect(run.statuses).toEqual([200, 500, 200, 200]);
+    expect(run.statuses).toEqual([200, 500, 404, 200, 200]);
     expect(run.exit.code).toBe(0);
     expect(run.exit.output).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+ \(gateway; greeter on http:\/\/127\.0\.0\.1:\d+, words on http:\/\/127\.0\.0\.1:\d+\)$/m);
   });
@@ -93,11 +96,13 @@ describe('step-20: one trace across three services', () => {
   });
 
   it('loses nothing on Ctrl+C: every service flushed its spans, and /healthz made none', () => {
-    // Three requests traced, three services each: nine server spans.
-    expect(run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(9);
+    // Three requests through three services each, and the 404 the gateway answers alone: ten server spans.
+    expect(run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(10);
     expect(run.receiver.spans.filter((s) => s.attributes['url.path'] === '/healthz')).toEqual([]);
     for (const name of SERVICES) expect(run.exit.output).toContain(`[${name.replace('step-20-', '')}] SIGINT received, closing the server`);
   });
+
+  itMatchesTelemetrySnapshot('step-20', () => run);
 });
 
 describe('step-20: what a stranger can send, and SIGTERM', () => {
@@ -138,4 +143,3 @@ describe('step-20: one service cannot start', () => {
 
 describeEnvironmentConventions('step-20', { span: 'GET /', metrics: true, logs: true, services: 3 });
 
-describeTelemetrySnapshot('step-20');
