@@ -118,6 +118,54 @@ describe('step-19: library instrumentation', () => {
     expect(exit.output).toMatch(/name: 'handler - hello'/);
   });
 
+  // Every line Fastify's logger writes during a request is tied to that request's trace.
+  describe('logs', () => {
+    const serverSpan = (route: string | undefined, status: number): ReceivedSpan =>
+      run.receiver.spans.find((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === route && s.attributes['http.response.status_code'] === status)!;
+    const logsOf = (span: ReceivedSpan) => run.receiver.logs.filter((l) => l.traceId === span.traceId);
+
+    it('sends each request\'s log lines as OTLP log records in its trace: arrival and completion', () => {
+      const records = logsOf(serverSpan('/', 200));
+      expect(records.map((l) => [l.severityText, l.body])).toEqual([['info', 'incoming request'], ['info', 'request completed']]);
+      for (const record of records) {
+        expect(record.scope.name).toBe('@opentelemetry/instrumentation-pino');
+        expect(record.resource['service.name']).toBe(SERVICE_NAME);
+        expect(run.receiver.spans.find((s) => s.spanId === record.spanId)?.traceId).toBe(record.traceId);
+      }
+    });
+
+    it('writes one ERROR record for /error, in the failing span, with the exception attributes', () => {
+      const root = serverSpan('/error', 500);
+      const errors = run.receiver.logs.filter((l) => l.severityText === 'error');
+      expect(errors).toHaveLength(1);
+      const [error] = errors;
+      expect(error!.traceId).toBe(root.traceId);
+      // The span Fastify logged from: its request span, which is the one marked as failed.
+      const span = run.receiver.spans.find((s) => s.spanId === error!.spanId)!;
+      expect(span).toMatchObject({ name: 'request', status: { code: StatusCode.ERROR } });
+      expect(error).toMatchObject({ severityNumber: 17, body: 'Something went wrong on purpose' });
+      expect(error!.attributes).toMatchObject({ 'exception.type': 'Error', 'exception.message': 'Something went wrong on purpose' });
+      expect(String(error!.attributes['exception.stacktrace'])).toMatch(/^Error: Something went wrong on purpose\n\s+at /);
+    });
+
+    it('writes nothing for /healthz, and every record written during a request is in a request\'s trace', () => {
+      const requestLogs = run.receiver.logs.filter((l) => l.traceId !== '');
+      const arrivals = requestLogs.filter((l) => l.body === 'incoming request');
+      expect(arrivals.map((l) => (l.attributes.req as { url?: string }).url)).toEqual(['/', '/error', '/nope', '/']);
+      const traces = new Set(run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER).map((s) => s.traceId));
+      for (const record of requestLogs) expect(traces.has(record.traceId)).toBe(true);
+      // Four requests traced, two lines each, the error line and the 404's: nothing else was written in a request.
+      expect(requestLogs).toHaveLength(4 * 2 + 2);
+    });
+
+    it('prints the same ids on the console: trace_id and span_id in every pino line of a request', () => {
+      const root = serverSpan('/error', 500);
+      const printed = run.exit.output.split('\n').filter((line) => line.includes('"msg":"Something went wrong on purpose"'));
+      expect(printed).toHaveLength(1);
+      expect(JSON.parse(printed[0]!)).toMatchObject({ trace_id: root.traceId, span_id: logsOf(root).find((l) => l.severityText === 'error')!.spanId });
+    });
+  });
+
   itMatchesTelemetrySnapshot('step-19', () => run);
 });
 
@@ -251,63 +299,6 @@ describe('step-19: metrics', () => {
       await none.close();
       await console.close();
     }
-  });
-});
-
-// Every line Fastify's logger writes during a request is tied to that request's trace.
-describe('step-19: logs', () => {
-  let run: StageRun;
-  const serverSpan = (route: string | undefined, status: number): ReceivedSpan =>
-    run.receiver.spans.find((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === route && s.attributes['http.response.status_code'] === status)!;
-  const logsOf = (span: ReceivedSpan) => run.receiver.logs.filter((l) => l.traceId === span.traceId);
-
-  beforeAll(async () => {
-    run = await runStage('step-19', { requests: ['/', '/error', '/healthz', '/nope', '/healthz'] });
-  });
-
-  afterAll(async () => {
-    await run?.close();
-  });
-
-  it('sends each request\'s log lines as OTLP log records in its trace: arrival and completion', () => {
-    const records = logsOf(serverSpan('/', 200));
-    expect(records.map((l) => [l.severityText, l.body])).toEqual([['info', 'incoming request'], ['info', 'request completed']]);
-    for (const record of records) {
-      expect(record.scope.name).toBe('@opentelemetry/instrumentation-pino');
-      expect(record.resource['service.name']).toBe(SERVICE_NAME);
-      expect(run.receiver.spans.find((s) => s.spanId === record.spanId)?.traceId).toBe(record.traceId);
-    }
-  });
-
-  it('writes one ERROR record for /error, in the failing span, with the exception attributes', () => {
-    const root = serverSpan('/error', 500);
-    const errors = run.receiver.logs.filter((l) => l.severityText === 'error');
-    expect(errors).toHaveLength(1);
-    const [error] = errors;
-    expect(error!.traceId).toBe(root.traceId);
-    // The span Fastify logged from: its request span, which is the one marked as failed.
-    const span = run.receiver.spans.find((s) => s.spanId === error!.spanId)!;
-    expect(span).toMatchObject({ name: 'request', status: { code: StatusCode.ERROR } });
-    expect(error).toMatchObject({ severityNumber: 17, body: 'Something went wrong on purpose' });
-    expect(error!.attributes).toMatchObject({ 'exception.type': 'Error', 'exception.message': 'Something went wrong on purpose' });
-    expect(String(error!.attributes['exception.stacktrace'])).toMatch(/^Error: Something went wrong on purpose\n\s+at /);
-  });
-
-  it('writes nothing for /healthz, and every record written during a request is in a request\'s trace', () => {
-    const requestLogs = run.receiver.logs.filter((l) => l.traceId !== '');
-    const arrivals = requestLogs.filter((l) => l.body === 'incoming request');
-    expect(arrivals.map((l) => (l.attributes.req as { url?: string }).url)).toEqual(['/', '/error', '/nope']);
-    const traces = new Set(run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER).map((s) => s.traceId));
-    for (const record of requestLogs) expect(traces.has(record.traceId)).toBe(true);
-    // Three requests traced, two lines each, and the error line: nothing else was written in a request.
-    expect(requestLogs).toHaveLength(3 * 2 + 2);
-  });
-
-  it('prints the same ids on the console: trace_id and span_id in every pino line of a request', () => {
-    const root = serverSpan('/error', 500);
-    const printed = run.exit.output.split('\n').filter((line) => line.includes('"msg":"Something went wrong on purpose"'));
-    expect(printed).toHaveLength(1);
-    expect(JSON.parse(printed[0]!)).toMatchObject({ trace_id: root.traceId, span_id: logsOf(root).find((l) => l.severityText === 'error')!.spanId });
   });
 });
 
