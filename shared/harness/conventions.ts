@@ -85,7 +85,8 @@ export function describeEnvironmentConventions(stageName: string, { span, env = 
       ['OTEL_EXPORTER_OTLP_ENDPOINT', 'ftp://127.0.0.1:4318', 'is not an absolute http:// or https:// URL'],
       // A refusal never prints the password an endpoint URL may carry.
       ['OTEL_EXPORTER_OTLP_ENDPOINT', 'http://me:hunter2@127.0.0.1:4318/v1/traces', 'ends in /v1/traces, which the exporter adds itself', 'http://127.0.0.1:4318/v1/traces'],
-      ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'localhost:4318', 'is not an absolute http:// or https:// URL'],
+      // Without a scheme, too: a URL that is not one may still carry a password.
+      ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'me:hunter2@localhost:4318', 'is not an absolute http:// or https:// URL', 'localhost:4318'],
       ['OTEL_TRACES_EXPORTER', 'jaeger', 'names an exporter this stage does not have (jaeger)'],
       ['OTEL_SDK_DISABLED', 'yes', 'is neither true nor false'],
       ['OTEL_SERVICE_NAME', '', 'is empty'],

@@ -54,6 +54,7 @@ const endpointOf = (signal: string): string =>
 const endpoints = { traces: endpointOf('traces') };
 export const env = { disabled: disabled === 'true', exporters, endpoints, scheduleDelay };
 
+// user:password@ before the host, with or without a scheme: a mistyped URL may still carry one.
 function withoutCredentials(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, '//');
+  return url.replace(/^([a-z][\w+.-]*:\/\/)?[^/@]*@/i, '$1');
 }

@@ -79,6 +79,7 @@ function readEnvironment(): string {
   return base ? `${base.replace(/\/$/, '')}/v1/traces` : 'http://localhost:4318/v1/traces';
 }
 
+// user:password@ before the host, with or without a scheme: a mistyped URL may still carry one.
 function withoutCredentials(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, '//');
+  return url.replace(/^([a-z][\w+.-]*:\/\/)?[^/@]*@/i, '$1');
 }

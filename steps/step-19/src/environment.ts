@@ -59,6 +59,7 @@ const endpointOf = (signal: string): string =>
 const endpoints = { traces: endpointOf('traces'), metrics: endpointOf('metrics'), logs: endpointOf('logs') };
 export const env = { disabled: disabled === 'true', exporters, metricExporters, logExporters, endpoints, scheduleDelay, metricInterval, logDelay };
 
+// user:password@ before the host, with or without a scheme: a mistyped URL may still carry one.
 function withoutCredentials(url: string): string {
-  return url.replace(/\/\/[^/@]*@/, '//');
+  return url.replace(/^([a-z][\w+.-]*:\/\/)?[^/@]*@/i, '$1');
 }
