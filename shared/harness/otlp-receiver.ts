@@ -34,6 +34,8 @@ export interface ReceivedMetric {
   unit: string;
   description: string;
   type: 'gauge' | 'sum' | 'histogram' | 'exponentialHistogram' | 'summary' | 'unknown';
+  /** For a sum: a counter (only goes up) rather than an updowncounter. */
+  monotonic?: boolean;
   dataPoints: { attributes: Attributes; value?: number; count?: number; sum?: number }[];
   resource: Attributes;
   scope: { name: string; version: string };
@@ -144,6 +146,7 @@ function normalize(signal: Signal, body: Json, receiver: { spans: ReceivedSpan[]
         unit: str(item.unit),
         description: str(item.description),
         type,
+        ...(type === 'sum' ? { monotonic: (item.sum as Json).isMonotonic === true } : {}),
         dataPoints: points.map((p) => ({
           attributes: attributes(p.attributes),
           ...('asDouble' in p || 'asInt' in p ? { value: num(p.asDouble ?? p.asInt) } : {}),

@@ -27,7 +27,7 @@ export interface StageRun {
   sentAt: bigint[];
   /** The spans whose parent is `parent`. */
   children(parent: ReceivedSpan): ReceivedSpan[];
-  /** Which of `secrets` appear anywhere: in any exported signal or in the console output. */
+  /** Which of `secrets` appear anywhere: in any exported signal or in the console output, as text or as bytes. */
   leaked(secrets: string[]): string[];
   close(): Promise<void>;
 }
@@ -53,14 +53,26 @@ export async function runStage(stageName: string, { requests, signal = 'SIGINT',
       statuses,
       sentAt,
       children: (parent) => receiver.spans.filter((s) => s.parentSpanId === parent.spanId),
-      leaked(secrets) {
-        const exported = JSON.stringify([receiver.spans, receiver.metrics, receiver.logs], (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
-        return secrets.filter((secret) => exported.includes(secret) || exit.output.includes(secret));
-      },
+      leaked: (secrets) => leaked(secrets, receiver, exit.output),
       close: () => receiver.close(),
     };
   } catch (err) {
     await receiver.close();
     throw err;
   }
+}
+
+/** Which of `secrets` appear in `texts`: as they are, or as the list of their bytes that pino prints for a Buffer (`"data":[115,51,...]`). */
+export function foundIn(secrets: string[], ...texts: string[]): string[] {
+  return secrets.filter((secret) => [secret, [...Buffer.from(secret)].join(',')].some((form) => texts.some((text) => text.includes(form))));
+}
+
+/** Which of `secrets` appear in anything `receiver` holds, or in `output`. */
+export function leaked(secrets: string[], receiver: OtlpReceiver, output: string): string[] {
+  return foundIn(secrets, exportedText(receiver.spans, receiver.metrics, receiver.logs), output);
+}
+
+/** Exported telemetry as one searchable text. */
+export function exportedText(...signals: unknown[]): string {
+  return JSON.stringify(signals, (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value));
 }

@@ -2,6 +2,7 @@
 // port, with its exporter pointed where the test says, and stops it the way Ctrl+C does.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import psList from 'ps-list';
 
@@ -37,6 +38,11 @@ export interface RunningStage {
   /** Everything the stage printed so far (stdout and stderr, interleaved). */
   output(): string;
   get(path: string, headers?: Record<string, string>): Promise<StageResponse>;
+  /**
+   * Sends `request` as it is, bytes no HTTP client would send (a method Node refuses, a malformed
+   * URL, a header too large), on a connection of its own, and reads the answer to its end.
+   */
+  raw(request: string): Promise<{ status: number; response: string }>;
   /** Sends `signal` to the whole process group, as a terminal's Ctrl+C does, and waits for the exit. */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<StageExit>;
 }
@@ -125,6 +131,17 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
     async get(path: string, headers: Record<string, string> = {}): Promise<StageResponse> {
       const res = await fetch(new URL(path, baseUrl), { headers });
       return { status: res.status, body: await res.text(), headers: res.headers };
+    },
+    raw(request: string): Promise<{ status: number; response: string }> {
+      const { hostname, port } = new URL(baseUrl);
+      return new Promise((resolveRaw, reject) => {
+        const socket = connect({ host: hostname, port: Number(port) }, () => socket.write(request));
+        let response = '';
+        socket.setEncoding('utf8').on('data', (chunk: string) => (response += chunk));
+        socket.setTimeout(10_000, () => socket.destroy(new Error(`${stage}: no answer within 10 s to ${JSON.stringify(request.slice(0, 60))}`)));
+        socket.once('error', reject);
+        socket.once('close', () => resolveRaw({ status: Number(/^HTTP\/1\.1 (\d{3})/.exec(response)?.[1] ?? 0), response }));
+      });
     },
     async stop(signal: NodeJS.Signals = 'SIGINT', timeoutMs = 20_000): Promise<StageExit> {
       const pid = child.pid!;

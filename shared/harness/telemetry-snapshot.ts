@@ -27,9 +27,15 @@ function spanLine(span: ReceivedSpan, showService: boolean): string {
   return parts.join('  ');
 }
 
-/** A log record as one line: severity, body (its port, which changes every run, left out) and exception. */
+/**
+ * A log record as one line: severity, body (its port, which changes every run, left out), and its
+ * attributes, sorted: the key ones with their values, the others (ports, durations, stack traces)
+ * by name only.
+ */
 function logLine(log: ReceivedLog): string {
-  const attrs = KEY_EVENT_ATTRIBUTES.filter((k) => k in log.attributes).map((k) => `${k}=${show(log.attributes[k]!)}`);
+  const attrs = Object.keys(log.attributes)
+    .sort()
+    .map((k) => ([...KEY_ATTRIBUTES, ...KEY_EVENT_ATTRIBUTES].includes(k) ? `${k}=${show(log.attributes[k]!)}` : k));
   const body = log.eventName || show(log.body).replace(/127\.0\.0\.1:\d+/g, '127.0.0.1:<port>');
   return `log ${[log.severityText || log.severityNumber, body, ...attrs].join('  ')}`;
 }

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
+  describeLogSecrets,
   itMatchesTelemetrySnapshot,
   listStages,
   REPO_ROOT,
@@ -135,3 +136,4 @@ describe('src/server.ts', () => {
   });
 });
 
+describeLogSecrets('step-06');

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeEnvironmentConventions,
   itMatchesTelemetrySnapshot,
+  itNamesWhatIsOutsideConventions,
   runStage,
   SpanKind,
   StatusCode,
@@ -118,6 +119,7 @@ describe('step-11: library instrumentation', () => {
   });
 
   itMatchesTelemetrySnapshot('step-11', () => run);
+  itNamesWhatIsOutsideConventions('step-11', () => [run]);
 });
 
 // The terminal window is closed at the end (SIGHUP), with batches held for a minute: every span

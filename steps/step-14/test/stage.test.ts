@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeEnvironmentConventions,
   itMatchesTelemetrySnapshot,
+  itNamesWhatIsOutsideConventions,
   runStage,
   SpanKind,
   StatusCode,
@@ -94,6 +95,7 @@ describe('step-14: zero-code (pnpm start)', () => {
   });
 
   itMatchesTelemetrySnapshot('step-14', () => stageRun);
+  itNamesWhatIsOutsideConventions('step-14', () => [stageRun]);
 });
 
 describe('step-14: Fastify detail without touching the app (pnpm start:fastify)', () => {
@@ -135,6 +137,8 @@ describe('step-14: Fastify detail without touching the app (pnpm start:fastify)'
     expect(children(signed).map((s) => [s.name, s.attributes['url.path']])).toEqual([['request', '/']]);
     expect(stageRun.leaked(['s3cret-token', 'c00kie', 'SIGNED-SECRET'])).toEqual([]);
   });
+
+  itNamesWhatIsOutsideConventions('step-14', () => [stageRun]);
 
   it('leaves /healthz out of the Fastify spans (OTEL_FASTIFY_IGNORE_PATHS), though HTTP still traces it', () => {
     expect(receiver.spans.filter((s) => s.name === 'handler - healthz')).toEqual([]);

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeEnvironmentConventions,
   itMatchesTelemetrySnapshot,
+  itNamesWhatIsOutsideConventions,
   runStage,
   SpanKind,
   StatusCode,
@@ -119,6 +120,7 @@ describe('step-18: library instrumentation', () => {
   });
 
   itMatchesTelemetrySnapshot('step-18', () => run);
+  itNamesWhatIsOutsideConventions('step-18', () => [run]);
 });
 
 // The terminal window is closed at the end (SIGHUP), with batches held for a minute: every span

@@ -13,10 +13,20 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchLogRecordProcessor, ConsoleLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor, type LogRecordProcessor } from '@opentelemetry/sdk-logs';
+import { BatchLogRecordProcessor, ConsoleLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor, type LogRecordProcessor, type ReadWriteLogRecord } from '@opentelemetry/sdk-logs';
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { AlwaysOnSampler, BatchSpanProcessor, ConsoleSpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
+import {
+  ATTR_CLIENT_ADDRESS,
+  ATTR_CLIENT_PORT,
+  ATTR_HTTP_REQUEST_METHOD,
+  ATTR_HTTP_RESPONSE_STATUS_CODE,
+  ATTR_SERVER_ADDRESS,
+  ATTR_SERVER_PORT,
+  ATTR_SERVICE_NAME,
+  ATTR_URL_PATH,
+  ATTR_URL_QUERY,
+} from '@opentelemetry/semantic-conventions';
 // The standard OTEL_* variables, read and checked by environment.ts, which the start script preloads first.
 import { env } from './environment.ts';
 
@@ -28,6 +38,10 @@ const SECRET_QUERY_PARAMS = [
   ...['sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature', 'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token'],
   ...['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'signature', 'auth'],
 ];
+
+// The request's duration, in seconds as the conventions measure it (http.server.request.duration),
+// under this app's namespace: the conventions define no attribute for it.
+const ATTR_REQUEST_DURATION = 'otel_steps.request.duration';
 
 if (!env.disabled) {
   const spanProcessors: SpanProcessor[] = [];
@@ -72,14 +86,16 @@ if (!env.disabled) {
 
   // Log records go the way spans do: in batches to the collector (every OTEL_BLRP_SCHEDULE_DELAY
   // ms, 200 here), or one by one to this terminal with OTEL_LOGS_EXPORTER=console. Pino
-  // already prints every line here, so the default is the collector only.
-  const logProcessors: LogRecordProcessor[] = [];
+  // already prints every line here, so the default is the collector only. The first processor
+  // renames Fastify's fields before the others see the record.
+  const logProcessors: LogRecordProcessor[] = [conventionalLogAttributes()];
   if (env.logExporters.includes('otlp')) {
     const exporter = loud(new OTLPLogExporter({ timeoutMillis: 2_000 }), 'logs', env.endpoints.logs);
     logProcessors.push(new BatchLogRecordProcessor({ exporter, scheduledDelayMillis: env.logDelay }));
   }
   if (env.logExporters.includes('console')) logProcessors.push(new SimpleLogRecordProcessor({ exporter: new ConsoleLogRecordExporter() }));
-  const loggerProvider = new LoggerProvider({ resource, processors: logProcessors });
+  // The same limits as the spans': a 15 KB URL becomes a 1 KiB url.path here too.
+  const loggerProvider = new LoggerProvider({ resource, processors: logProcessors, logRecordLimits: { attributeValueLengthLimit: 1024, attributeCountLimit: 64 } });
 
   // SDK 3 has no provider.register(): the globals are set one by one.
   trace.setGlobalTracerProvider(provider);
@@ -146,6 +162,51 @@ if (!env.disabled) {
     // exports could not send (the metric reader would swallow it), and the stop goes on.
     Promise.allSettled([provider.shutdown(), meterProvider.shutdown(), loggerProvider.shutdown()]);
   });
+}
+
+/**
+ * Fastify's request fields, as the semantic conventions name them, on every log record before it
+ * is exported: the names a learner queries in the logs backend, the same as on the spans. Pino's
+ * line on the terminal keeps Fastify's own names. A processor may change a record while it is
+ * being emitted, and this one runs first.
+ */
+function conventionalLogAttributes(): LogRecordProcessor {
+  const onEmit = (record: ReadWriteLogRecord): void => {
+    // Fastify's fields, as pino wrote them: `req` (src/app.ts's serializer), `res`, `responseTime`
+    // in milliseconds, `statusCode` (when a reply could not be serialized) and `reqId`.
+    const fields = record.attributes as Record<string, unknown>;
+    const { req, res, responseTime, statusCode } = fields as {
+      req?: { method?: string; url?: string; host?: string; remoteAddress?: string; remotePort?: number };
+      res?: { statusCode?: number };
+      responseTime?: number;
+      statusCode?: number;
+    };
+    // reqId is dropped, not renamed: the record's trace and span ids already say which request it
+    // belongs to, across services, where Fastify's counter starts again at req-1 in every process.
+    for (const key of ['req', 'res', 'responseTime', 'statusCode', 'reqId']) delete fields[key];
+    if (req) {
+      const [path, query] = splitOnce(req.url ?? '', '?');
+      record.setAttribute(ATTR_HTTP_REQUEST_METHOD, req.method);
+      record.setAttribute(ATTR_URL_PATH, path);
+      record.setAttribute(ATTR_URL_QUERY, query);
+      // The Host header as it came: a name or an address, and a port when it has one.
+      const host = /^\[?([^\]]*?)\]?(?::(\d+))?$/.exec(req.host ?? '');
+      record.setAttribute(ATTR_SERVER_ADDRESS, host?.[1] || undefined);
+      record.setAttribute(ATTR_SERVER_PORT, host?.[2] ? Number(host[2]) : undefined);
+      record.setAttribute(ATTR_CLIENT_ADDRESS, req.remoteAddress);
+      record.setAttribute(ATTR_CLIENT_PORT, req.remotePort);
+    }
+    record.setAttribute(ATTR_HTTP_RESPONSE_STATUS_CODE, res?.statusCode ?? statusCode);
+    if (typeof responseTime === 'number') record.setAttribute(ATTR_REQUEST_DURATION, responseTime / 1000);
+  };
+  // It holds nothing, so it has nothing to flush.
+  return { onEmit, forceFlush: () => Promise.resolve(), shutdown: () => Promise.resolve() };
+}
+
+/** `text` split at the first `separator`: the part before, and the part after or undefined. */
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at < 0 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
 }
 
 /**

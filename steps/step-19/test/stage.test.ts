@@ -1,8 +1,11 @@
 // Boots step-19 with its real start script and checks the spans, metrics and logs that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  APP_NAMESPACE,
   describeEnvironmentConventions,
   itMatchesTelemetrySnapshot,
+  itNamesWhatIsOutsideConventions,
+  outsideConventions,
   runStage,
   SpanKind,
   StatusCode,
@@ -151,11 +154,40 @@ describe('step-19: library instrumentation', () => {
     it('writes nothing for /healthz, and every record written during a request is in a request\'s trace', () => {
       const requestLogs = run.receiver.logs.filter((l) => l.traceId !== '');
       const arrivals = requestLogs.filter((l) => l.body === 'incoming request');
-      expect(arrivals.map((l) => (l.attributes.req as { url?: string }).url)).toEqual(['/', '/error', '/nope', '/']);
+      expect(arrivals.map((l) => l.attributes['url.path'])).toEqual(['/', '/error', '/nope', '/']);
       const traces = new Set(run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER).map((s) => s.traceId));
       for (const record of requestLogs) expect(traces.has(record.traceId)).toBe(true);
       // Four requests traced, two lines each, the error line and the 404's: nothing else was written in a request.
       expect(requestLogs).toHaveLength(4 * 2 + 2);
+    });
+
+    it("names Fastify's fields as the semantic conventions do, on every record: method, path, addresses, status, and the duration in seconds", () => {
+      const [arrival, completion] = logsOf(serverSpan('/', 200));
+      expect(arrival!.attributes).toEqual({
+        'http.request.method': 'GET',
+        'url.path': '/',
+        'server.address': '127.0.0.1',
+        'server.port': expect.any(Number),
+        'client.address': '127.0.0.1',
+        'client.port': expect.any(Number),
+      });
+      expect(arrival!.attributes['server.port']).toBe(serverSpan('/', 200).attributes['server.port']);
+      expect(completion!.attributes).toEqual({ 'http.response.status_code': 200, 'otel_steps.request.duration': expect.any(Number) });
+      // Fastify's responseTime is in milliseconds; the record's duration is in seconds, and no
+      // longer than the server span that holds it.
+      const span = serverSpan('/', 200);
+      const spanSeconds = Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e9;
+      expect(completion!.attributes['otel_steps.request.duration']).toBeGreaterThan(0);
+      expect(completion!.attributes['otel_steps.request.duration']).toBeLessThanOrEqual(spanSeconds);
+      const error = run.receiver.logs.find((l) => l.severityText === 'error')!;
+      expect(error.attributes).toMatchObject({ 'http.request.method': 'GET', 'url.path': '/error', 'http.response.status_code': 500 });
+    });
+
+    it('exports no log attribute that the semantic conventions do not define, but the one under the app\'s namespace (otel_steps.request.duration)', () => {
+      const { attributes } = outsideConventions({ ...run.receiver, spans: [], metrics: [] });
+      expect(Object.fromEntries([...attributes].map(([scope, keys]) => [scope, [...keys]]))).toEqual({});
+      const keys = new Set(run.receiver.logs.flatMap((l) => Object.keys(l.attributes)));
+      expect([...keys].filter((k) => k.startsWith(APP_NAMESPACE))).toEqual(['otel_steps.request.duration']);
     });
 
     it('prints the same ids on the console: trace_id and span_id in every pino line of a request', () => {
@@ -167,6 +199,7 @@ describe('step-19: library instrumentation', () => {
   });
 
   itMatchesTelemetrySnapshot('step-19', () => run);
+  itNamesWhatIsOutsideConventions('step-19', () => [run]);
 });
 
 // The terminal window is closed at the end (SIGHUP), with batches held for a minute: every span
@@ -213,6 +246,14 @@ describe('step-19: what a stranger can send, and closing the terminal', () => {
   it('lets no secret reach OTLP, the console, or the error log line', () => {
     expect(run.leaked(SECRETS)).toEqual([]);
     expect(run.exit.output).toContain('"url":"/error?api_key=REDACTED"');
+    // The record says it as the span does: the query in url.query, its secrets masked.
+    const arrivals = receiver.logs.filter((l) => l.body === 'incoming request');
+    expect(arrivals.map((l) => [l.attributes['url.path'], l.attributes['url.query']])).toEqual([
+      ['/', 'token=REDACTED&password=REDACTED&lang=en'],
+      ['/error', 'api_key=REDACTED'],
+      // Cut at 1 KiB, as on the spans.
+      [`/${'x'.repeat(1023)}`, undefined],
+    ]);
   });
 
   it('still records the failing request whose caller sent sampled=00, as an error', () => {
