@@ -26,8 +26,8 @@ export type Runner =
   | { kind: 'ci'; where: string }
   | { kind: 'unknown' };
 
-// Ports of the stack (collector, Jaeger, Zipkin, Prometheus, Loki) and of the stages.
-export const STACK_PORTS = ['4317', '4318', '8888', '13133', '16686', '9411', '9090', '3100'];
+// Ports of the stack (collector, Jaeger, Zipkin, Prometheus, VictoriaLogs) and of the stages.
+export const STACK_PORTS = ['4317', '4318', '8888', '13133', '16686', '9411', '9090', '9428'];
 export const STAGE_PORT = '3030';
 
 // Commands that start or test the whole stack, run by the CI files named here (each of which the
@@ -62,6 +62,8 @@ interface Parsed {
   /** Commands named in running text (`pnpm bench`), outside code blocks. */
   inline: Snippet[];
   promql: Snippet[];
+  /** LogsQL queries (```logsql blocks), run against VictoriaLogs by the e2e suite. */
+  logsql: Snippet[];
   urls: Snippet[];
   setup: Snippet[];
   consoleBlocks: ConsoleBlock[];
@@ -69,7 +71,7 @@ interface Parsed {
 
 export function parseChapter(path: string, markdown = readFileSync(path, 'utf8')): Parsed {
   const file = relative(REPO_ROOT, path);
-  const parsed: Parsed = { shell: [], inline: [], promql: [], urls: [], setup: [], consoleBlocks: [] };
+  const parsed: Parsed = { shell: [], inline: [], promql: [], logsql: [], urls: [], setup: [], consoleBlocks: [] };
   let fence: string | undefined;
   let setupNext = false;
   let inSetup = false;
@@ -102,6 +104,7 @@ export function parseChapter(path: string, markdown = readFileSync(path, 'utf8')
     if (text === '' || text.startsWith('#')) return;
     if (['sh', 'bash', 'shell'].includes(fence)) (inSetup ? parsed.setup : parsed.shell).push({ file, line, text, comment });
     else if (fence === 'promql') parsed.promql.push({ file, line, text, comment });
+    else if (fence === 'logsql') parsed.logsql.push({ file, line, text, comment });
   });
   return parsed;
 }
@@ -116,9 +119,13 @@ export function runnerOf(command: string): Runner {
     if (url.includes(`127.0.0.1:${STAGE_PORT}`)) return { kind: 'stage-curl' };
     if (STACK_PORTS.some((port) => url.includes(`127.0.0.1:${port}`))) return { kind: 'stack' };
   }
-  if (/^pnpm traces \S+$/.test(command)) return { kind: 'stack' };
+  if (/^pnpm (traces|logs) [\w.-]+( --errors)?$/.test(command)) return { kind: 'stack' };
+  // One request's trace and logs, by the trace id a chapter cannot know: the browser test runs it
+  // with the id of the trace it looked at.
+  if (/^pnpm (traces|logs) --trace <trace id>$/.test(command)) return { kind: 'ci', where: 'shared/e2e/look-at-it.e2e.test.ts' };
+  if (/^pnpm screenshots$/.test(command)) return { kind: 'ci', where: 'shared/e2e/look-at-it.e2e.test.ts' };
   // The tool named in running text, with a placeholder: run for real by the e2e tests above.
-  if (/^pnpm traces( <service>)?$/.test(command)) return { kind: 'ci', where: 'shared/e2e/docs.e2e.test.ts' };
+  if (/^pnpm (traces|logs)( <service>)?$/.test(command)) return { kind: 'ci', where: 'shared/e2e/docs.e2e.test.ts' };
   if (command === 'node --version') return { kind: 'ci', where: 'shared/tools/runtime.ts' };
   // A start script shown in full: the test checks it is the stage's package.json script, word for word.
   if (words[0] === 'node') return { kind: 'script' };

@@ -1,5 +1,5 @@
 // Reads traces, metrics and logs back the way a learner's eyes would: through Jaeger's, Zipkin's,
-// Prometheus's and Loki's own query APIs.
+// Prometheus's and VictoriaLogs' own query APIs.
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,18 +38,22 @@ export async function promQuery(query: string): Promise<PromSample[]> {
   return body.data.result;
 }
 
-export interface LokiStream {
-  /** Index labels plus structured metadata (trace_id, span_id, attributes). */
-  stream: Record<string, string>;
-  /** [timestamp in ns, line] */
-  values: Array<[string, string]>;
-}
+/**
+ * A log record as VictoriaLogs stores it: every field a string. `_msg` is the body, `_time` its
+ * time, `_stream` the resource fields it is filed under (`service.name`); the record's own
+ * `trace_id`, `span_id`, `severity_text` and attributes (`url.path`, ...) are fields of their own.
+ */
+export type LogEntry = Record<string, string>;
 
-/** Log lines matching a LogQL query, from `sinceMs` on. */
-export async function lokiQuery(logql: string, sinceMs: number): Promise<LokiStream[]> {
-  const params = new URLSearchParams({ query: logql, start: String((sinceMs - 60_000) * 1e6), end: String((Date.now() + 60_000) * 1e6), limit: '1000' });
-  const body = await getJson<{ data: { result: LokiStream[] } }>(`${URLS.loki}/loki/api/v1/query_range?${params}`);
-  return body.data.result;
+/** The log records matching a LogsQL query, written from `sinceMs` on, oldest first. */
+export async function logsQuery(logsql: string, sinceMs: number): Promise<LogEntry[]> {
+  const params = new URLSearchParams({ query: logsql, start: new Date(sinceMs - 60_000).toISOString(), end: new Date(Date.now() + 60_000).toISOString(), limit: '1000' });
+  const url = `${URLS.victorialogs}/select/logsql/query?${params}`;
+  const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+  if (!res.ok) throw new Error(`${url}: HTTP ${res.status} ${await res.text()}`);
+  // One JSON object per line.
+  const entries = (await res.text()).split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogEntry);
+  return entries.sort((a, b) => (a._time ?? '').localeCompare(b._time ?? ''));
 }
 
 /** What the collector has printed so far: its debug exporter shows everything it sends. */

@@ -1,10 +1,10 @@
 // The shared collector config at work, on the learner's stack: health checks dropped for every
-// stage, secrets masked before any backend, and log records in Loki, found by their trace id.
+// stage, secrets masked before any backend, and log records in VictoriaLogs, found by their trace id.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { startStage } from '../harness/index.ts';
 import { URLS } from '../stack/urls.ts';
-import { collectorOutput, eventually, jaegerTraces, lokiQuery, promQuery, sendOtlpJson, zipkinTraces } from './backends.ts';
+import { collectorOutput, eventually, jaegerTraces, logsQuery, promQuery, sendOtlpJson, zipkinTraces } from './backends.ts';
 
 describe('drop noise: health checks never reach a backend', () => {
   it('step-14 traces /healthz (zero-code cannot leave it out); Jaeger and Zipkin get only the real request', async () => {
@@ -133,13 +133,13 @@ describe('redact: secrets are masked before any exporter, the rest stays', () =>
     for (const secret of secrets) expect(JSON.stringify(spans)).not.toContain(secret);
   });
 
-  it('Loki has the log line masked', async () => {
-    const streams = await eventually('the log line in Loki', async () => {
-      const found = await lokiQuery(`{service_name="${service}"}`, Date.now() - 120_000);
+  it('VictoriaLogs has the log record masked, its map attribute included', async () => {
+    const entries = await eventually('the log record in VictoriaLogs', async () => {
+      const found = await logsQuery(`service.name:=${JSON.stringify(service)}`, Date.now() - 120_000);
       return found.length ? found : undefined;
     });
-    expect(streams.flatMap((s) => s.values.map((v) => v[1]))).toEqual([`incoming request GET /login?${masked}`]);
-    for (const secret of secrets) expect(JSON.stringify(streams)).not.toContain(secret);
+    expect(entries.map((e) => e._msg)).toEqual([`incoming request GET /login?${masked}`]);
+    for (const secret of secrets) expect(JSON.stringify(entries)).not.toContain(secret);
   });
 
   it("the collector's debug output shows the masked values and no secret", async () => {
@@ -152,8 +152,8 @@ describe('redact: secrets are masked before any exporter, the rest stays', () =>
   });
 });
 
-describe('a logs backend: Loki finds a request\'s log lines by its trace id', () => {
-  it("step-19's GET /error: the trace in Jaeger, its log records in Loki", async () => {
+describe("a logs backend: VictoriaLogs finds a request's log records by its trace id, or by its service", () => {
+  it("step-19's GET /error: the trace in Jaeger, its log records in VictoriaLogs, named as the conventions name them", async () => {
     const since = Date.now();
     const stage = await startStage('step-19', { otlpEndpoint: URLS.otlpHttp });
     try {
@@ -165,14 +165,21 @@ describe('a logs backend: Loki finds a request\'s log lines by its trace id', ()
       const found = await jaegerTraces('step-19-logs', since * 1000);
       return found.length ? found : undefined;
     });
-    const logql = `{service_name="step-19-logs"} | trace_id="${trace!.traceID}"`;
-    const streams = await eventually(`log lines for ${logql}`, async () => {
-      const found = await lokiQuery(logql, since);
-      return found.length ? found : undefined;
+    // The query the chapters give, and the one Zipkin's Logs button opens.
+    const logsql = `trace_id:=${JSON.stringify(trace!.traceID)}`;
+    const records = await eventually(`log records for ${logsql}`, async () => {
+      const found = await logsQuery(logsql, since);
+      return found.length >= 3 ? found : undefined;
     });
-    const lines = streams.flatMap((s) => s.values.map(([, line]): Record<string, string> => ({ ...s.stream, line })));
-    expect(lines.length).toBeGreaterThanOrEqual(2);
-    for (const line of lines) expect(line.trace_id).toBe(trace!.traceID);
-    expect(lines.filter((l) => l.severity_text === 'error')).toHaveLength(1);
+    expect(records.map((r) => [r.severity_text, r._msg])).toEqual([
+      ['info', 'incoming request'],
+      ['error', 'Something went wrong on purpose'],
+      ['info', 'request completed'],
+    ]);
+    for (const record of records) expect(record).toMatchObject({ trace_id: trace!.traceID, 'service.name': 'step-19-logs' });
+    expect(records[1]).toMatchObject({ 'url.path': '/error', 'http.response.status_code': '500', 'exception.type': 'Error' });
+    // By service, the other way in that step 19's chapter shows.
+    const byService = await logsQuery('service.name:="step-19-logs" severity_text:=error', since);
+    expect(byService.map((r) => r.trace_id)).toContain(trace!.traceID);
   });
 });

@@ -1,6 +1,7 @@
 // Docs that run, the half that needs the stack: after each instrumented stage has served its
-// chapter's requests, every backend URL a chapter links answers, every `pnpm traces` command and
-// backend curl it gives prints what the chapter says, and every PromQL query it gives returns series.
+// chapter's requests, every backend URL a chapter links answers, every `pnpm traces` and `pnpm logs`
+// command and backend curl it gives prints what the chapter says, and every PromQL query it gives returns series,
+// with the labels it groups by on every row.
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +10,7 @@ import { chapterFiles, loadWorkspace } from '../docs/check-chapters.ts';
 import { parseChapter, runnerOf, STACK_PORTS } from '../docs/runnable.ts';
 import { URLS } from '../stack/urls.ts';
 import { listStages } from '../tools/stages.ts';
-import { eventually, expectationsFromSnapshot, jaegerTraces, promQuery, type StageExpectations } from './backends.ts';
+import { eventually, expectationsFromSnapshot, jaegerTraces, logsQuery, promQuery, type StageExpectations } from './backends.ts';
 
 // Every instrumented stage: all but step 6.
 const STAGES = listStages().map((s) => s.name).filter((name) => name !== 'step-06');
@@ -66,5 +67,36 @@ describe('every PromQL query a chapter gives returns series', () => {
     const service = /service_name="([^"]+)"/.exec(query)?.[1];
     if (service) expect(byService.has(service), `${service} is a stage's service.name`).toBe(true);
     expect(result.length).toBeGreaterThan(0);
+    // A query that groups `by (...)` promises those labels: some row carries them all, no row is
+    // left with none (`{}`: a misnamed label, or series that lack it), none carries another.
+    // (A row may lack one: step 18's 404s have no http_route.) And every value is a number.
+    const labels = groupedBy(query);
+    const keys = (metric: Record<string, string>): string[] => Object.keys(metric).filter((k) => k !== '__name__').sort();
+    if (labels?.length) {
+      expect(result.some((s) => keys(s.metric).length === labels.length), `a row with every label of ${labels.join(', ')}`).toBe(true);
+      for (const series of result) {
+        expect(keys(series.metric).length, `a row with none of ${labels.join(', ')}`).toBeGreaterThan(0);
+        expect(labels, JSON.stringify(series.metric)).toEqual(expect.arrayContaining(keys(series.metric)));
+      }
+    }
+    for (const series of result) expect(series.value[1], JSON.stringify(series.metric)).not.toBe('NaN');
   });
 });
+
+describe('every LogsQL query a chapter gives finds records of a stage', () => {
+  const queries = parsed.flatMap((p) => p.logsql);
+  it('there are some', () => expect(queries.length).toBeGreaterThan(0));
+  it.each(queries.map((q) => [`${q.file}:${q.line} ${q.text}`, q.text] as const))('%s', async (_name, query) => {
+    const records = await eventually(`records for ${query}`, async () => {
+      const found = await logsQuery(query, Date.now() - 3_600_000);
+      return found.length > 0 ? found : undefined;
+    });
+    for (const record of records) expect(byService.has(record['service.name'] ?? ''), `${record['service.name']} is a stage's service.name`).toBe(true);
+  });
+});
+
+/** The labels the rows of `query` carry when its outermost aggregation groups `by (...)`, `le` aside (a quantile consumes it). */
+export function groupedBy(query: string): string[] | undefined {
+  const match = /\bby\s*\(([^)]*)\)/.exec(query);
+  return match ? match[1]!.split(',').map((l) => l.trim()).filter((l) => l && l !== 'le').sort() : undefined;
+}

@@ -3,12 +3,13 @@
 // Used by the e2e global set-up and by the tests of a lesson overlay.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import waitOn from 'wait-on';
 import { REPO_ROOT } from '../repo.ts';
 import { URLS } from '../stack/urls.ts';
 
-const HEALTH = [URLS.collectorHealth, URLS.jaegerHealth, URLS.zipkinHealth, URLS.prometheusReady, URLS.lokiReady];
+const HEALTH = [URLS.collectorHealth, URLS.jaegerHealth, URLS.zipkinHealth, URLS.prometheusReady, URLS.victorialogsHealth];
 
 /** Resolves once every backend answers (or, with reverse, once none does). */
 // GET, not wait-on's default HEAD; proxy: false, or a proxy set in the environment would be asked for 127.0.0.1.
@@ -50,6 +51,9 @@ export async function startLearnerStack(command: string): Promise<LearnerStack> 
       await exited;
       // pnpm may return before the tool has stopped every process: wait until nothing answers.
       await waitForStack({ timeout: 30_000, reverse: true });
+      // Stopping is the cleanup: the tool says what it removed, and nothing of it is left.
+      if (logDir && !output.includes(`removed ${logDir}:`)) throw new Error(`${command} did not say it removed ${logDir}:\n${output.slice(-2000)}`);
+      if (logDir && existsSync(logDir)) throw new Error(`${command} left ${logDir} behind`);
     },
   };
 }

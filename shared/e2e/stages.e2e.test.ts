@@ -2,11 +2,12 @@
 // collector, and its traces are looked up in Jaeger, Zipkin and Prometheus, where a learner
 // looks. The expected spans come from the stage's telemetry.txt, which `pnpm test` keeps true.
 import { afterAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO_ROOT, startStage } from '../harness/index.ts';
 import { URLS } from '../stack/urls.ts';
 import { listStages } from '../tools/stages.ts';
-import { eventually, expectationsFromSnapshot, jaegerTraces, promQuery, zipkinTraces, type JaegerTrace } from './backends.ts';
+import { eventually, expectationsFromSnapshot, jaegerTraces, logsQuery, promQuery, zipkinTraces, type JaegerTrace } from './backends.ts';
 
 // Every instrumented stage: all but step 6.
 const STAGES = listStages().map((s) => s.name).filter((name) => name !== 'step-06');
@@ -18,13 +19,26 @@ function isError(span: JaegerTrace['spans'][number]): boolean {
 }
 
 const measured: number[] = [];
+// Time to see the other two signals, from the answer to a request (polled every 50 ms).
+const toLogs: number[] = [];
+const toMetrics: number[] = [];
+
+function summary(times: number[]): string {
+  const sorted = [...times].sort((a, b) => a - b);
+  const at = (q: number): string => ((sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN) / 1000).toFixed(2);
+  return `  ${sorted.length} requests: p50 ${at(0.5)} s, p95 ${at(0.95)} s, max ${at(1)} s`;
+}
 
 afterAll(() => {
-  const sorted = [...measured].sort((a, b) => a - b);
-  const at = (q: number): string => ((sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? NaN) / 1000).toFixed(2);
-  const summary = `  ${sorted.length} requests: p50 ${at(0.5)} s, p95 ${at(0.95)} s, max ${at(1)} s`;
-  console.log(['', 'request -> trace queryable in Jaeger:', ...latencies, summary].join('\n'));
+  console.log(['', 'request -> trace queryable in Jaeger:', ...latencies, summary(measured)].join('\n'));
+  console.log(['', 'request -> its log records queryable in VictoriaLogs (steps 19, 20):', summary(toLogs)].join('\n'));
+  console.log(['', 'request -> counted in Prometheus (steps 18-20, http_server_request_duration_seconds_count):', summary(toMetrics)].join('\n'));
 });
+
+/** Polls `check` every 50 ms until it is true; resolves with the milliseconds from `since`. */
+async function timeUntil(what: string, since: number, check: () => Promise<boolean>): Promise<number> {
+  return eventually(what, async () => ((await check().catch(() => false)) ? Date.now() - since : undefined), 30_000);
+}
 
 describe.each(STAGES)('%s, end to end', (stageName) => {
   const expected = expectationsFromSnapshot(join(REPO_ROOT, 'steps', stageName));
@@ -69,6 +83,39 @@ describe.each(STAGES)('%s, end to end', (stageName) => {
     }
   });
 
+  // Only for the stages that send them, per telemetry.txt's `signals:` line.
+  const signals = /^signals: (.+)$/m.exec(readFileSync(join(REPO_ROOT, 'steps', stageName, 'telemetry.txt'), 'utf8'))?.[1] ?? '';
+  it.runIf(signals.includes('metrics'))('counts each request in Prometheus, and (with logs) makes its log records queryable: the time each takes is printed', async () => {
+    // A run of its own in Prometheus: an earlier run's last total stays there (remote-written
+    // series do not go stale), and service.instance.id becomes the `instance` label.
+    const instance = `time-to-see-${process.pid}-${Date.now()}`;
+    const stage = await startStage(stageName, { otlpEndpoint: URLS.otlpHttp, env: { OTEL_RESOURCE_ATTRIBUTES: `service.instance.id=${instance}` } });
+    const counted = async (): Promise<number> =>
+      Number((await promQuery(`sum(http_server_request_duration_seconds_count{job="${expected.service}", instance="${instance}"})`))[0]?.value[1] ?? 0);
+    try {
+      for (let i = 0; i < 5; i++) {
+        const before = await counted();
+        const completed = (): string[] => [...stage.output().matchAll(/"trace_id":"([0-9a-f]{32})"[^\n]*"msg":"request completed"/g)].map((m) => m[1]!);
+        const linesBefore = completed().length;
+        const res = await fetch(new URL('/', stage.baseUrl));
+        const answered = Date.now();
+        expect(res.status).toBe(200);
+        // The request's trace id, from the log line it printed on the console.
+        const traceId = signals.includes('logs') ? await eventually('the trace id on the console', async () => (completed().length > linesBefore ? completed().at(-1) : undefined)) : '';
+        const [metrics, logs] = await Promise.all([
+          timeUntil(`${stageName}: request ${i} counted in Prometheus`, answered, async () => (await counted()) > before),
+          signals.includes('logs') ? timeUntil(`${stageName}: request ${i}'s log records in VictoriaLogs`, answered, async () => (await logsQuery(`trace_id:="${traceId}"`, answered - 60_000)).length >= 2) : undefined,
+        ]);
+        toMetrics.push(metrics);
+        if (logs !== undefined) toLogs.push(logs);
+        // The next reading starts from a settled count.
+        await new Promise((r) => setTimeout(r, 300));
+      }
+    } finally {
+      await stage.stop('SIGINT');
+    }
+  });
+
   it('reaches Zipkin: the same traces, the error tagged', async () => {
     for (const request of ['GET /', 'GET /error']) {
       const traceId = found[request]?.traceID;
@@ -97,9 +144,15 @@ describe.each(STAGES)('%s, end to end', (stageName) => {
     // The collector's own counters carry no _total (Jaeger's, under job="jaeger", do): the names the collector README gives.
     const accepted = await promQuery('sum(otelcol_receiver_accepted_spans{job="otel-collector"})');
     expect(Number(accepted[0]?.value[1] ?? 0)).toBeGreaterThan(0);
-    const sent = await promQuery('sum by (exporter) (otelcol_exporter_sent_spans{job="otel-collector"})');
     // Zipkin's exporter is the stack overlay's: the bridge's otlp_http/zipkin natively, zipkin in compose.
-    expect(sent.map((r) => r.metric.exporter)).toEqual(expect.arrayContaining(['otlp_grpc/jaeger', expect.stringMatching(/^(otlp_http\/)?zipkin$/)]));
+    // Polled: an exporter's counter appears at the first scrape (every 5 s) after its first batch,
+    // which for the first stage of the run can come after the span metrics.
+    const backends = ['otlp_grpc/jaeger', /^(otlp_http\/)?zipkin$/] as const;
+    const sent = await eventually('the collector counting what its Jaeger and Zipkin exporters sent', async () => {
+      const found = (await promQuery('sum by (exporter) (otelcol_exporter_sent_spans{job="otel-collector"})')).map((r) => r.metric.exporter ?? '');
+      return backends.every((b) => found.some((e) => (typeof b === 'string' ? e === b : b.test(e)))) ? found : undefined;
+    });
+    expect(sent).toEqual(expect.arrayContaining(['otlp_grpc/jaeger', expect.stringMatching(/^(otlp_http\/)?zipkin$/)]));
   });
 });
 

@@ -3,16 +3,16 @@
 //   OpenTelemetry Collector  built with the Collector Builder from collector/builder-config.yaml
 //   Jaeger v2                built from its Go module (Go module proxy)
 //   Zipkin                   the zipkin-server exec jar (Maven Central)
-//   Loki                     built from its Go module (Go module proxy)
+//   VictoriaLogs             built from its Go module (Go module proxy), its web UI embedded
 //   Prometheus               the one on PATH (a distribution's package, e.g. apt-get install prometheus)
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { cacheRoot, FILES, readVersions, versionDrift, type Versions } from './versions.ts';
 
-// The collector 0.161 modules say `go 1.26.0` and Loki 3.7.8 `go 1.26.5` (an older 1.26 fetches
-// that toolchain itself); Zipkin 3 needs Java 17.
+// The collector 0.161 modules say `go 1.26.0` and VictoriaLogs v1.52.1 `go 1.26.5` (an older 1.26
+// fetches that toolchain itself); Zipkin 3 needs Java 17.
 const MIN_GO: [number, number] = [1, 26];
 const MIN_JAVA = 17;
 const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
@@ -110,7 +110,7 @@ export function missingPrerequisites(need = { go: true, java: true, prometheus: 
 
 // ------------------------------------------------------------------- builds
 
-export type Binaries = { otelcol: string; jaeger: string; zipkinJar: string; prometheus: string; loki: string };
+export type Binaries = { otelcol: string; jaeger: string; zipkinJar: string; prometheus: string; victorialogs: string };
 export type BuildOptions = { log?: Log; only?: Array<keyof Binaries> };
 
 /** Builds the collector with the Collector Builder; cached per version and manifest. */
@@ -193,41 +193,29 @@ function goModDownload(module: string): string {
 }
 
 /**
- * Builds Loki from its Go module. Its go.mod points github.com/grafana/loki/pkg/push at ./pkg/push,
- * a nested module that the module's zip leaves out, so the build runs in a writable copy whose
- * go.mod takes that module at the version it requires, from the proxy.
+ * Builds VictoriaLogs from its Go module, whose main package embeds the web UI (vmui). The module
+ * builds as it is, straight from the read-only module cache.
  */
-async function buildLoki(versions: Versions, log: Log): Promise<string> {
-  const dir = join(cacheRoot(), `loki-${versions.loki}`);
-  const binary = join(dir, 'bin', 'loki');
+async function buildVictoriaLogs(versions: Versions, log: Log): Promise<string> {
+  const dir = join(cacheRoot(), `victorialogs-${versions.victorialogs}`);
+  const binary = join(dir, 'bin', 'victoria-logs');
   if (existsSync(binary)) {
-    log(`Loki ${versions.loki}: cached (${binary})`);
+    log(`VictoriaLogs ${versions.victorialogs}: cached (${binary})`);
     return binary;
   }
-  const module = `github.com/grafana/loki/v3@v${versions.loki}`;
-  log(`Downloading the Loki ${versions.loki} sources (Go module ${module})...`);
-  const source = join(dir, 'src');
-  rmSync(source, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
-  // The module cache is read-only: copy, then make the copy writable (go.mod and go.sum change).
-  for (const [command, args] of [['cp', ['-R', goModDownload(module), source]], ['chmod', ['-R', 'u+w', source]]] as const) {
-    const result = spawnSync(command, args, { encoding: 'utf8' });
-    if (result.status !== 0) throw new Error(`${command} ${args.join(' ')} failed: ${result.stderr}`);
-  }
-  const edit = spawnSync('go', ['mod', 'edit', '-dropreplace', 'github.com/grafana/loki/pkg/push'], { cwd: source, encoding: 'utf8', env: goEnv() });
-  if (edit.status !== 0) throw new Error(`go mod edit in ${source} failed: ${edit.stderr}`);
-  const ldflags = `-s -w -X github.com/grafana/loki/v3/pkg/util/build.Version=${versions.loki}`;
+  const module = `github.com/VictoriaMetrics/VictoriaLogs@${versions.victorialogs}`;
+  log(`Downloading the VictoriaLogs ${versions.victorialogs} sources (Go module ${module})...`);
+  const source = goModDownload(module);
+  // The version it reports (-version, /metrics), as its release builds stamp it.
+  const ldflags = `-s -w -X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-logs-${versions.victorialogs}`;
   const partial = `${binary}.partial`;
-  await run('go', ['build', '-mod=mod', '-trimpath', '-tags', 'netgo', '-ldflags', ldflags, '-o', partial, './cmd/loki'], {
-    cwd: source,
+  await run('go', ['build', '-C', source, '-trimpath', '-ldflags', ldflags, '-o', partial, './app/victoria-logs'], {
     env: goEnv(),
     logFile: join(dir, 'build.log'),
-    label: `Building Loki ${versions.loki}`,
-    note: 'the first build takes several minutes',
+    label: `Building VictoriaLogs ${versions.victorialogs}`,
     log,
   });
   renameSync(partial, binary);
-  rmSync(source, { recursive: true, force: true });
   return binary;
 }
 
@@ -256,7 +244,7 @@ async function fetchZipkin(versions: Versions, log: Log): Promise<string> {
 /** Builds or fetches everything the native stack runs; cached, so repeat runs are quick. */
 export async function buildStack(options: BuildOptions = {}): Promise<Binaries> {
   const log = options.log ?? defaultLog;
-  const only = new Set(options.only ?? ['otelcol', 'jaeger', 'zipkinJar', 'prometheus', 'loki']);
+  const only = new Set(options.only ?? ['otelcol', 'jaeger', 'zipkinJar', 'prometheus', 'victorialogs']);
   const versions = readVersions();
   const drift = versionDrift(versions);
   if (drift.length) throw new Error(`Version drift in collector/:\n  ${drift.join('\n  ')}`);
@@ -264,9 +252,9 @@ export async function buildStack(options: BuildOptions = {}): Promise<Binaries> 
   // Go builds one after the other: each already uses every core.
   const otelcol = only.has('otelcol') ? await buildCollector(versions, log) : '';
   const jaeger = only.has('jaeger') ? await buildJaeger(versions, log) : '';
-  const loki = only.has('loki') ? await buildLoki(versions, log) : '';
+  const victorialogs = only.has('victorialogs') ? await buildVictoriaLogs(versions, log) : '';
   const zipkinJar = only.has('zipkinJar') ? await fetchZipkin(versions, log) : '';
   const prometheus = only.has('prometheus') ? 'prometheus' : '';
   log(`build: done in ${seconds(started)}s`);
-  return { otelcol, jaeger, zipkinJar, prometheus, loki };
+  return { otelcol, jaeger, zipkinJar, prometheus, victorialogs };
 }

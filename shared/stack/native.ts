@@ -4,8 +4,8 @@
 //
 //   node shared/stack/native.ts              build if needed, validate, start
 //   node shared/stack/native.ts --build-only build if needed and validate
-//   node shared/stack/native.ts --validate   validate the collector, Jaeger and Loki
-//                                                  configs (builds those three if needed)
+//   node shared/stack/native.ts --validate   validate the collector's and Jaeger's configs and
+//                                            VictoriaLogs' flags (builds those three if needed)
 //
 // The work is done by build.ts, configs.ts and run.ts.
 
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const missing = missingPrerequisites(validateOnly ? { go: true, java: false, prometheus: false } : undefined);
   if (missing) fail(TOOL, missing, 1);
 
-  const binaries = await buildStack(validateOnly ? { only: ['otelcol', 'jaeger', 'loki'] } : {});
+  const binaries = await buildStack(validateOnly ? { only: ['otelcol', 'jaeger', 'victorialogs'] } : {});
   validateConfigs(binaries);
   if (validateOnly || values['build-only']) return;
 
@@ -55,16 +55,16 @@ otel-steps native stack is running (logs in ${stack.logDir}):
   Jaeger (HTTP API)    ${URLS.jaeger}   (UI: use the compose stack; see collector/README.md)
   Zipkin               ${URLS.zipkin}/zipkin/
   Prometheus           ${URLS.prometheus}
-  Loki (HTTP API)      ${URLS.loki}
+  VictoriaLogs (logs)  ${URLS.victorialogsUi}
   Collector health     ${URLS.collectorHealth}
   Collector metrics    ${URLS.collectorMetrics}
   Collector config     otel-collector-config.yaml + overlays/stack-native.yaml${overlay ? ` + ${overlay}` : ''}
 Press Ctrl+C to stop.`);
 
   await stopped;
-  console.log('\nstopping...');
-  await stack.stop();
-  console.log('stopped.');
+  console.log('\nstopping (the collector first, so that it flushes)...');
+  console.log((await stack.stop()).join('\n'));
+  console.log('stopped. The builds stay cached in ~/.cache/otel-steps/.');
 }
 
 main().then(

@@ -1,17 +1,17 @@
-// Runs the native stack: Prometheus, Zipkin, the OTLP->Zipkin bridge, Loki, Jaeger and the collector
+// Runs the native stack: Prometheus, Zipkin, the OTLP->Zipkin bridge, VictoriaLogs, Jaeger and the collector
 // as local processes bound to 127.0.0.1, each with its log file, stopped in order (collector first).
 // Each one can also be stopped and started again on its own, which is how the e2e tests take a
 // backend down or restart the collector.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import waitOn from 'wait-on';
 import { join } from 'node:path';
 import { buildStack, defaultLog, tail, track, type Binaries, type Log } from './build.ts';
 import { collectorConfigArgs, nativeEnv } from './configs.ts';
-import { URLS, type StackUrls } from './urls.ts';
-import { FILES } from './versions.ts';
+import { URLS, ZIPKIN_LOGS_URL, type StackUrls } from './urls.ts';
+import { FILES, victoriaLogsFlags } from './versions.ts';
 import type { OtlpReceiver } from '../harness/otlp-receiver.ts';
 import { startZipkinBridge } from './zipkin-bridge.ts';
 
@@ -30,8 +30,7 @@ const PORTS: Array<[number, string]> = [
   [9411, 'Zipkin'],
   [9412, 'OTLP->Zipkin bridge'],
   [9090, 'Prometheus'],
-  [3100, 'Loki HTTP'],
-  [9096, 'Loki gRPC'],
+  [9428, 'VictoriaLogs'],
 ];
 
 /** prometheus.yaml with every scrape target's host replaced by 127.0.0.1. */
@@ -40,7 +39,7 @@ export function nativePrometheusConfig(compose: string): string {
 }
 
 /** The processes of the native stack, in start order. */
-export type StackProcess = 'prometheus' | 'zipkin' | 'loki' | 'jaeger' | 'otelcol';
+export type StackProcess = 'prometheus' | 'zipkin' | 'victorialogs' | 'jaeger' | 'otelcol';
 
 export type RunningStack = {
   urls: StackUrls;
@@ -52,7 +51,8 @@ export type RunningStack = {
   stopProcess(name: StackProcess): Promise<void>;
   /** Starts a stopped process again, with the same arguments, and waits for its health check. */
   startProcess(name: StackProcess): Promise<void>;
-  stop(): Promise<void>;
+  /** Stops every process, the collector first, and removes the stack's directory; returns what it removed, a line each. */
+  stop(): Promise<string[]>;
 };
 
 export type StartOptions = {
@@ -66,6 +66,20 @@ export type StartOptions = {
 // Memory the collector's Go runtime aims to stay under: 80% of memory_limiter's limit_mib (512) in
 // otel-collector-config.yaml, as the collector's documentation advises. compose.yaml sets the same.
 const COLLECTOR_GOMEMLIMIT = '410MiB';
+
+/** The size of everything under `path`, as `1.2 MB` (`nothing` when it does not exist). */
+function megabytes(path: string): string {
+  const size = (p: string): number => {
+    try {
+      const stat = statSync(p);
+      return stat.isDirectory() ? readdirSync(p).reduce((sum, entry) => sum + size(join(p, entry)), 0) : stat.size;
+    } catch {
+      return 0;
+    }
+  };
+  const bytes = size(path);
+  return bytes === 0 ? 'nothing' : `${(bytes / 1e6).toFixed(1)} MB`;
+}
 
 function portFree(port: number): Promise<boolean> {
   return new Promise((resolvePort) => {
@@ -103,7 +117,7 @@ function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
 type Spec = { label: string; command: string; args: string[]; env?: NodeJS.ProcessEnv; health: string };
 
 /**
- * Starts Prometheus, Zipkin, the OTLP->Zipkin bridge, Loki, Jaeger and the collector on 127.0.0.1,
+ * Starts Prometheus, Zipkin, the OTLP->Zipkin bridge, VictoriaLogs, Jaeger and the collector on 127.0.0.1,
  * and resolves once each answers its health check.
  */
 export async function startStack(options: StartOptions = {}): Promise<RunningStack> {
@@ -132,6 +146,8 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
         `--storage.tsdb.path=${join(runDir, 'prometheus-data')}`,
         '--web.listen-address=127.0.0.1:9090',
         '--web.enable-remote-write-receiver',
+        // Keeps the span metrics' exemplars (trace ids on histogram buckets), which remote write carries.
+        '--enable-feature=exemplar-storage',
       ],
       health: URLS.prometheusReady,
     },
@@ -146,15 +162,16 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
         '--armeria.ports[0].ip=127.0.0.1',
         '--armeria.ports[0].port=9411',
         '--armeria.ports[0].protocols[0]=http',
+        // The Logs button on the trace page: the logs UI, filtered to the trace's records.
+        `--zipkin.ui.logs-url=${ZIPKIN_LOGS_URL}`,
       ],
       health: URLS.zipkinHealth,
     },
-    loki: {
-      label: 'Loki',
-      command: binaries.loki,
-      args: [`-config.file=${FILES.lokiConfig}`, '-config.expand-env=true'],
-      env: { LOKI_DATA_DIR: join(runDir, 'loki-data') },
-      health: URLS.lokiReady,
+    victorialogs: {
+      label: 'VictoriaLogs',
+      command: binaries.victorialogs,
+      args: victoriaLogsFlags({ listen: '127.0.0.1:9428', dataDir: join(runDir, 'victorialogs-data') }),
+      health: URLS.victorialogsHealth,
     },
     jaeger: { label: 'Jaeger', command: binaries.jaeger, args: [`--config=${FILES.jaegerConfig}`], health: URLS.jaegerHealth },
     otelcol: {
@@ -196,12 +213,22 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
     launch(name);
     await healthy(name);
   };
-  const stop = async (): Promise<void> => {
+  const stop = async (): Promise<string[]> => {
     // The collector first so that it can flush to the backends.
     for (const name of [...children.keys()].reverse()) await stopProcess(name);
     await bridge?.close();
     bridge = undefined;
-    rmSync(queueDir, { recursive: true, force: true });
+    // Everything the stack stored, named before it goes: a stop is the cleanup.
+    const stored = (name: string, what: string): string => `  ${what} (${megabytes(join(runDir, name))})`;
+    const removed = [
+      `removed ${runDir}:`,
+      stored('otelcol-queue', "the collector's disk queue"),
+      stored('prometheus-data', "Prometheus's data"),
+      stored('victorialogs-data', "VictoriaLogs' data"),
+      `  the processes' logs (${readdirSync(runDir).filter((f) => f.endsWith('.log')).join(', ')})`,
+    ];
+    rmSync(runDir, { recursive: true, force: true });
+    return removed;
   };
 
   try {
@@ -214,7 +241,7 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
     });
     const names = Object.keys(specs) as StackProcess[];
     for (const name of names) launch(name);
-    log(`starting Prometheus, Zipkin, Loki, Jaeger and the collector (logs: ${runDir})`);
+    log(`starting Prometheus, Zipkin, VictoriaLogs, Jaeger and the collector (logs: ${runDir})`);
     await Promise.all(names.map(healthy));
   } catch (error) {
     await stop();

@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { COLLECTOR_DIR, lessonOverlays, readVersions, versionDrift } from './versions.ts';
+import { ZIPKIN_LOGS_URL } from './urls.ts';
+import { COLLECTOR_DIR, lessonOverlays, readVersions, versionDrift, victoriaLogsFlags } from './versions.ts';
 
 describe('stack versions', () => {
   it('builder-config.yaml and compose.yaml agree, and every image tag is exact', () => {
@@ -22,6 +23,29 @@ describe('stack versions', () => {
     const module = Object.keys(versions.builderModules).find((m) => m.includes('otlpreceiver'))!;
     const drifted = { ...versions, builderModules: { ...versions.builderModules, [module]: 'v0.1.0' } };
     expect(versionDrift(drifted)).toEqual([`builder-config.yaml: ${module} is v0.1.0, dist.version is ${versions.collector}`]);
+  });
+
+  it('flags a VictoriaLogs tag that is not a Go module version', () => {
+    const versions = readVersions();
+    expect(versionDrift({ ...versions, victorialogs: '1.52.1' })).toEqual([
+      'compose.yaml: victoriametrics/victoria-logs needs an exact v1.x.y tag (the Go module github.com/VictoriaMetrics/VictoriaLogs has the same versions)',
+    ]);
+  });
+
+  it('runs VictoriaLogs natively with the compose flags, on 127.0.0.1 and a directory of its own', () => {
+    expect(victoriaLogsFlags()).toContain('-httpListenAddr=:9428');
+    const native = victoriaLogsFlags({ listen: '127.0.0.1:9428', dataDir: '/run/x' });
+    expect(native).toEqual(victoriaLogsFlags().map((flag) => flag.replace(/^-httpListenAddr=.*/, '-httpListenAddr=127.0.0.1:9428').replace(/^-storageDataPath=.*/, '-storageDataPath=/run/x')));
+    expect(native).toContain('-httpListenAddr=127.0.0.1:9428');
+    expect(native).toContain('-storageDataPath=/run/x');
+  });
+
+  it('links a trace to its logs the same way on both stacks: Zipkin natively and in compose, and Jaeger\'s UI', () => {
+    const compose = parse(readFileSync(join(COLLECTOR_DIR, 'compose.yaml'), 'utf8')) as { services: Record<string, { environment?: Record<string, string> }> };
+    expect(compose.services.zipkin!.environment!.ZIPKIN_UI_LOGS_URL).toBe(ZIPKIN_LOGS_URL);
+    const jaegerUi = JSON.parse(readFileSync(join(COLLECTOR_DIR, 'jaeger-ui.json'), 'utf8')) as { linkPatterns: Array<{ type: string; url: string }> };
+    expect(jaegerUi.linkPatterns.map((p) => [p.type, p.url.replace('#{traceID}', '{traceId}')])).toEqual([['traces', ZIPKIN_LOGS_URL]]);
+    expect(decodeURIComponent(ZIPKIN_LOGS_URL)).toContain('query=trace_id:="{traceId}"');
   });
 
   it('flags a floating image tag', () => {
@@ -61,9 +85,9 @@ describe('collector config layers', () => {
       const storage = (exporter?.sending_queue as Tree | undefined)?.storage;
       if (storage !== undefined) expect(config.service!.extensions, `${name} queues in ${String(storage)}`).toContain(storage);
     }
-    // What reaches the backends: Jaeger and Zipkin for traces, Loki for logs.
+    // What reaches the backends: Jaeger and Zipkin for traces, VictoriaLogs for logs.
     expect(pipelines['traces/backends']!.exporters).toContain('otlp_grpc/jaeger');
     expect(pipelines['traces/backends']!.exporters!.some((e) => e.includes('zipkin'))).toBe(true);
-    expect(pipelines.logs!.exporters).toContain('otlp_http/loki');
+    expect(pipelines.logs!.exporters).toContain('otlp_http/victorialogs');
   });
 });

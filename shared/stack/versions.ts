@@ -15,7 +15,7 @@ export const FILES = {
   compose: join(COLLECTOR_DIR, 'compose.yaml'),
   prometheusConfig: join(COLLECTOR_DIR, 'prometheus.yaml'),
   jaegerConfig: join(COLLECTOR_DIR, 'jaeger.yaml'),
-  lokiConfig: join(COLLECTOR_DIR, 'loki.yaml'),
+  jaegerUiConfig: join(COLLECTOR_DIR, 'jaeger-ui.json'),
 };
 
 /** Every lesson overlay (collector/overlays/ minus the stack-* ones), as paths under collector/; undefined is "none". */
@@ -44,11 +44,11 @@ export type Versions = {
   /** every `gomod` line of builder-config.yaml: module -> version */
   builderModules: Record<string, string>;
   /** image tags from compose.yaml */
-  images: { collector: string; jaeger: string; zipkin: string; prometheus: string; loki: string };
+  images: { collector: string; jaeger: string; zipkin: string; prometheus: string; victorialogs: string };
   jaeger: { release: string; module: string; commit: string } | undefined;
   zipkin: string;
-  /** Loki's release, which is also its Go module version (github.com/grafana/loki/v3). */
-  loki: string;
+  /** VictoriaLogs' release, which is also its Go module version (github.com/VictoriaMetrics/VictoriaLogs). */
+  victorialogs: string;
 };
 
 interface Builder {
@@ -56,7 +56,7 @@ interface Builder {
   [section: string]: unknown;
 }
 interface Compose {
-  services?: Record<string, { image?: string }>;
+  services?: Record<string, { image?: string; command?: string[] }>;
 }
 
 /** The tag of `image` in compose.yaml, '' if no service uses it. */
@@ -85,7 +85,7 @@ export function readVersions(): Versions {
     jaeger: imageTag(compose, 'jaegertracing/jaeger'),
     zipkin: imageTag(compose, 'openzipkin/zipkin'),
     prometheus: imageTag(compose, 'prom/prometheus'),
-    loki: imageTag(compose, 'grafana/loki'),
+    victorialogs: imageTag(compose, 'victoriametrics/victoria-logs'),
   };
   const jaegerModule = JAEGER_GO_MODULE[images.jaeger];
   return {
@@ -94,8 +94,20 @@ export function readVersions(): Versions {
     images,
     jaeger: jaegerModule && { release: images.jaeger, ...jaegerModule },
     zipkin: images.zipkin,
-    loki: images.loki,
+    victorialogs: images.victorialogs,
   };
+}
+
+/**
+ * VictoriaLogs' configuration: its command-line flags, written once, in compose.yaml's
+ * `victorialogs` service. The native stack runs the same flags with its own listen address and
+ * data directory.
+ */
+export function victoriaLogsFlags(native?: { listen: string; dataDir: string }): string[] {
+  const compose = parse(readFileSync(FILES.compose, 'utf8')) as Compose;
+  const flags = compose.services?.victorialogs?.command ?? [];
+  if (!native) return flags;
+  return flags.map((flag) => flag.replace(/^(-httpListenAddr=).*/, `$1${native.listen}`).replace(/^(-storageDataPath=).*/, `$1${native.dataDir}`));
 }
 
 /**
@@ -124,7 +136,7 @@ export function versionDrift(versions: Versions = readVersions()): string[] {
     problems.push(`compose.yaml: jaegertracing/jaeger:${versions.images.jaeger || '(none)'} has no Go module version in shared/stack/versions.ts JAEGER_GO_MODULE`);
   }
   if (!/^\d+\.\d+\.\d+$/.test(versions.zipkin)) problems.push('compose.yaml: openzipkin/zipkin needs an exact x.y.z tag');
-  if (!/^3\.\d+\.\d+$/.test(versions.loki)) problems.push('compose.yaml: grafana/loki needs an exact 3.x.y tag (the Go module is github.com/grafana/loki/v3)');
+  if (!/^v1\.\d+\.\d+$/.test(versions.victorialogs)) problems.push('compose.yaml: victoriametrics/victoria-logs needs an exact v1.x.y tag (the Go module github.com/VictoriaMetrics/VictoriaLogs has the same versions)');
   for (const [name, tag] of Object.entries(versions.images)) {
     if (!tag || tag === 'latest') problems.push(`compose.yaml: ${name} image needs an exact tag`);
   }

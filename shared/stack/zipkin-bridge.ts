@@ -39,7 +39,10 @@ export function readableSpan(span: ReceivedSpan): ReadableSpan {
     endTime: hrTime(span.endTimeUnixNano),
     duration: hrTime(span.endTimeUnixNano - span.startTimeUnixNano),
     attributes: span.attributes as ReadableSpan['attributes'],
-    events: span.events.map((event) => ({ name: event.name, time: hrTime(event.timeUnixNano), attributes: event.attributes as ReadableSpan['attributes'] })),
+    // The exporter keeps only an event's name, so an exception arrives without its type, message
+    // and stack; the name carries them instead, as the collector's own Zipkin exporter (compose)
+    // writes them: `exception|{"exception.message":...}|0`, attributes sorted, then the dropped count.
+    events: span.events.map((event) => ({ name: annotation(event), time: hrTime(event.timeUnixNano), attributes: {} })),
     // Zipkin shows a span as failed only with an `error` tag, which the exporter writes only for a
     // status with a message (HTTP instrumentations set none): an ERROR without one gets "ERROR".
     status: { code: span.status.code, message: span.status.message || (span.status.code === 2 ? 'ERROR' : '') },
@@ -51,6 +54,13 @@ export function readableSpan(span: ReceivedSpan): ReadableSpan {
     droppedEventsCount: 0,
     droppedLinksCount: 0,
   };
+}
+
+/** A span event as a Zipkin annotation's value: its name, and its attributes when it has any. */
+function annotation(event: ReceivedSpan['events'][number]): string {
+  const keys = Object.keys(event.attributes).sort();
+  if (keys.length === 0) return event.name;
+  return `${event.name}|${JSON.stringify(Object.fromEntries(keys.map((key) => [key, event.attributes[key]])))}|0`;
 }
 
 /** Listens on host:port for OTLP/HTTP traces and posts them to Zipkin at zipkinUrl. */

@@ -1,7 +1,7 @@
 // `pnpm traces` prints Jaeger's answer as span trees; the e2e suite runs it against the real
 // Jaeger, this checks the rendering itself: nesting, kinds, durations, the error flag, order.
 import { describe, expect, it } from 'vitest';
-import { renderTrace } from './traces.ts';
+import { failed, renderTrace } from './traces.ts';
 
 const span = (spanID: string, operationName: string, startTime: number, parent?: string, tags: { key: string; value: unknown }[] = []) => ({
   traceID: 't1',
@@ -36,5 +36,14 @@ describe('pnpm traces', () => {
   it('treats a span whose parent is not in the trace as a root', () => {
     const trace = { traceID: 't1', processes: { p1: { serviceName: 's' } }, spans: [span('a', 'orphan', 1_795_000_000_000_000, 'missing')] };
     expect(renderTrace(trace).slice(1)).toEqual(['  orphan  [internal]  2.5 ms  (s)']);
+  });
+});
+
+describe('pnpm traces --errors', () => {
+  it('keeps a trace when any of its spans failed, by the error tag or the status', () => {
+    const ok = { traceID: 't1', processes: {}, spans: [span('a', 'GET /', 1)] };
+    const tagged = { traceID: 't2', processes: {}, spans: [span('a', 'GET /error', 1), span('b', 'x', 2, 'a', [{ key: 'error', value: true }])] };
+    const status = { traceID: 't3', processes: {}, spans: [span('a', 'GET /error', 1, undefined, [{ key: 'otel.status_code', value: 'ERROR' }])] };
+    expect([ok, tagged, status].filter(failed).map((t) => t.traceID)).toEqual(['t2', 't3']);
   });
 });

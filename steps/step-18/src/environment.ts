@@ -30,7 +30,7 @@ function milliseconds(name: string, byDefault: number): number {
   return ms;
 }
 const scheduleDelay = milliseconds('OTEL_BSP_SCHEDULE_DELAY', 200);
-const metricInterval = milliseconds('OTEL_METRIC_EXPORT_INTERVAL', 5000);
+const metricInterval = milliseconds('OTEL_METRIC_EXPORT_INTERVAL', 1000);
 
 // A mistyped endpoint must not send telemetry somewhere else without a word.
 const SIGNALS = ['traces', 'metrics'];

@@ -56,10 +56,10 @@ if (!env.disabled) {
     spanProcessors,
   });
 
-  // Metrics are collected in memory and read every OTEL_METRIC_EXPORT_INTERVAL ms (here 5000 by
-  // default, so a live room and the tests see numbers quickly; the SDKs' default, 60000, is what
-  // production dashboards are built for). Each reading sends every series' running total
-  // (cumulative temporality, what Prometheus expects).
+  // Metrics are collected in memory and read every OTEL_METRIC_EXPORT_INTERVAL ms (here 1000 by
+  // default, so that a request shows in Prometheus within a second or two in a live room; the
+  // SDKs' default, 60000, is what production dashboards are built for). Each reading sends every
+  // series' running total (cumulative temporality, what Prometheus expects).
   const readers: IMetricReader[] = [];
   const reader = (exporter: PushMetricExporter): PeriodicExportingMetricReader =>
     new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: env.metricInterval, exportTimeoutMillis: Math.min(env.metricInterval, 2_000) });

@@ -31,7 +31,7 @@ function milliseconds(name: string, byDefault: number): number {
   return ms;
 }
 const scheduleDelay = milliseconds('OTEL_BSP_SCHEDULE_DELAY', 200);
-const metricInterval = milliseconds('OTEL_METRIC_EXPORT_INTERVAL', 5000);
+const metricInterval = milliseconds('OTEL_METRIC_EXPORT_INTERVAL', 1000);
 const logDelay = milliseconds('OTEL_BLRP_SCHEDULE_DELAY', 200);
 
 // A mistyped endpoint must not send telemetry somewhere else without a word.

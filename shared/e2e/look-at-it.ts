@@ -1,0 +1,162 @@
+// The "look at it" half of the chapters, done in a real browser (Debian's Chromium, driven by
+// playwright-core) against a running stack: Zipkin finds step 19's failing request, its Logs
+// button opens the logs UI on that trace's records, the logs UI finds them by service too, and
+// Prometheus graphs a chapter's query with its exemplars. The end-to-end test runs it and checks
+// each page; `pnpm screenshots` runs the same code to write the pictures the chapters show.
+import { existsSync, mkdirSync } from 'node:fs';
+import { startStage } from '../harness/stage-runner.ts';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { SCREENSHOTS } from '../docs/screenshots.ts';
+import { logsUiUrl, URLS } from '../stack/urls.ts';
+
+/** The PromQL the metrics picture graphs: step 18's p95, on the span metrics (which carry exemplars). */
+export const EXEMPLAR_QUERY = 'histogram_quantile(0.95, sum by (le, span_name) (rate(traces_span_metrics_duration_milliseconds_bucket{service_name="step-19-logs", span_kind="SPAN_KIND_SERVER"}[5m])))';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Debian's Chromium, headless, with nothing that would reach for the network on its own. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium package (sudo apt-get install chromium), or set CHROMIUM_PATH`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export interface LookedAt {
+  /** The trace id the Zipkin trace page showed. */
+  zipkinTraceId: string;
+  /** The text of the exception annotation on the failing handler span. */
+  exception: string;
+  /** The logs UI's URL after the Logs button, and the rows it listed. */
+  logsUrl: string;
+  logsOfTrace: string[];
+  /** The trace_id field of the error record, expanded in the logs UI. */
+  errorRecordTraceId: string;
+  logsByService: string[];
+  /** What Prometheus's graph page says it drew for EXEMPLAR_QUERY ("Total time series: N"). */
+  prometheusSeries: string;
+}
+
+/**
+ * Walks through step 19's "look at it" for the trace `traceId` (a GET /error), writing one
+ * screenshot per page into `outDir`; returns what each page showed, for a test to check.
+ */
+export async function lookAtIt(traceId: string, outDir: string): Promise<LookedAt> {
+  mkdirSync(outDir, { recursive: true });
+  const browser = await launchChromium();
+  try {
+    const context = await browser.newContext({ viewport: { width: 1200, height: 720 } });
+    const page = await context.newPage();
+    const shot = (p: Page, name: string): Promise<Buffer> => p.screenshot({ path: join(outDir, name) });
+
+    // Zipkin: the service's traces, newest first; RUN QUERY is what fills the list.
+    await page.goto(`${URLS.zipkin}/zipkin/?serviceName=step-19-logs&lookback=1h&limit=10`);
+    await page.getByRole('button', { name: 'Run Query' }).click();
+    const row = page.locator('div', { hasText: /^step-19-logs: get \/error$/ }).first();
+    await row.waitFor({ timeout: 15_000 });
+    await shot(page, SCREENSHOTS.zipkinSearch);
+
+    // The trace page, with the failing handler span selected: its exception annotation.
+    await page.goto(`${URLS.zipkin}/zipkin/traces/${traceId}`);
+    await page.getByText('step-19-logs: handler - fail').click();
+    const annotation = page.getByText(/^exception\|/).first();
+    await annotation.waitFor({ timeout: 15_000 });
+    const exception = (await annotation.innerText()).trim();
+    const zipkinTraceId = (await page.getByText(/^[0-9a-f]{32}$/).first().innerText()).trim();
+
+    // Its Logs button, in the menu beside SPAN TABLE, opens the logs UI in a new tab.
+    await page.locator('button:right-of(:text("Span table"))').first().click();
+    const viewLogs = page.getByRole('menuitem', { name: 'View Logs' });
+    await viewLogs.waitFor();
+    // The menu fades in.
+    await page.waitForTimeout(400);
+    await shot(page, SCREENSHOTS.zipkinTrace);
+    const [logs] = await Promise.all([context.waitForEvent('page'), viewLogs.click()]);
+    await logs.setViewportSize({ width: 1200, height: 720 });
+    await logs.getByText('Something went wrong on purpose').first().waitFor({ timeout: 15_000 });
+    const logsOfTrace = await logRows(logs);
+    // The error record, opened: its fields, the trace id among them.
+    await logs.getByText('Something went wrong on purpose').first().click();
+    const traceField = logs.locator('tr', { hasText: /^\s*trace_id/ }).first();
+    await traceField.waitFor({ timeout: 10_000 });
+    const errorRecordTraceId = /[0-9a-f]{32}/.exec(await traceField.innerText())?.[0] ?? '';
+    await traceField.scrollIntoViewIfNeeded();
+    await shot(logs, SCREENSHOTS.logsOfTrace);
+    const logsUrl = logs.url();
+
+    // The service's error records, the other way into the logs (a page of its own: the UI reads
+    // its query from the address once, when it loads).
+    const byService = await context.newPage();
+    await byService.goto(logsUiUrl('service.name:="step-19-logs" severity_text:=error'));
+    await byService.getByText('Something went wrong on purpose').first().waitFor({ timeout: 15_000 });
+    const logsByService = await logRows(byService);
+    await shot(byService, SCREENSHOTS.logsByService);
+
+    // Prometheus's graph page: the p95 latency by span. (Debian's Prometheus 2.42 serves its classic
+    // UI, which draws no exemplars; Prometheus 3 in compose has a "Show exemplars" switch.)
+    const params = new URLSearchParams({ 'g0.expr': EXEMPLAR_QUERY, 'g0.tab': '0', 'g0.range_input': '15m', 'g0.show_exemplars': '1' });
+    await page.goto(`${URLS.prometheus}/graph?${params}`);
+    const series = page.getByText(/Total time series: [1-9]/).first();
+    await series.waitFor({ timeout: 15_000 });
+    const prometheusSeries = /Total time series: \d+/.exec(await series.innerText())?.[0] ?? '';
+    await page.waitForTimeout(500);
+    await shot(page, SCREENSHOTS.prometheusGraph);
+    return { zipkinTraceId, exception, logsUrl, logsOfTrace, errorRecordTraceId, logsByService, prometheusSeries };
+  } finally {
+    await browser.close();
+  }
+}
+
+/** Polls `check` every 200 ms until it returns a value; fails with `what` after `timeoutMs`. */
+async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+/**
+ * What the pictures show: step 19, started through its start script against the running stack,
+ * answering GET / three times and GET /error once. Resolves with the failing request's trace id
+ * once the trace is in Zipkin, its log records are in VictoriaLogs and its span metrics in Prometheus.
+ */
+export async function step19Traffic(): Promise<string> {
+  const since = Date.now();
+  const stage = await startStage('step-19', { otlpEndpoint: URLS.otlpHttp });
+  try {
+    for (const path of ['/', '/', '/', '/error']) await stage.get(path);
+  } finally {
+    await stage.stop('SIGINT');
+  }
+  const getJson = async <T>(url: string): Promise<T> => (await (await fetch(url, { signal: AbortSignal.timeout(5000) })).json()) as T;
+  const traceId = await poll('the GET /error trace in Zipkin', async () => {
+    const traces = await getJson<Array<Array<{ traceId: string; name: string; timestamp: number }>>>(
+      `${URLS.zipkin}/api/v2/traces?serviceName=step-19-logs&spanName=get%20%2Ferror&lookback=${Date.now() - since + 60_000}&limit=10`,
+    );
+    return traces.flat().filter((s) => s.timestamp >= since * 1000).sort((a, b) => b.timestamp - a.timestamp)[0]?.traceId;
+  });
+  await poll('its error record in VictoriaLogs', async () => {
+    const res = await fetch(`${URLS.victorialogs}/select/logsql/query?${new URLSearchParams({ query: `trace_id:="${traceId}" severity_text:=error` })}`);
+    return (await res.text()).trim() ? true : undefined;
+  });
+  await poll('its span metrics in Prometheus', async () => {
+    const body = await getJson<{ data: { result: unknown[] } }>(`${URLS.prometheus}/api/v1/query?${new URLSearchParams({ query: EXEMPLAR_QUERY })}`);
+    return body.data.result.length > 0 ? true : undefined;
+  });
+  return traceId;
+}
+
+/** The records the logs UI lists, in its order (newest first), as `LEVEL message`. */
+async function logRows(page: Page): Promise<string[]> {
+  const lines = (await page.locator('body').innerText()).split('\n').map((line) => line.trim());
+  const rows: string[] = [];
+  lines.forEach((line, i) => {
+    if (/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+$/.test(line) && /^[A-Z]+$/.test(lines[i + 1] ?? '')) rows.push(`${lines[i + 1]} ${lines[i + 2]}`);
+  });
+  return rows;
+}
