@@ -39,9 +39,13 @@ describe('redact: secrets are masked before any exporter, the rest stays', () =>
   const service = `redaction-e2e-${randomBytes(3).toString('hex')}`;
   const traceId = randomBytes(16).toString('hex');
   const spanId = randomBytes(8).toString('hex');
-  const secrets = ['s3cr3t-token', 's3cr3t-at', 'hunter2', 's3cr3t-key', 's3cr3t-secret', 's3cr3t-sig', 's3cr3t-bearer', 's3cr3t-cookie'];
-  const query = `token=s3cr3t-token&page=2&access_token=s3cr3t-at&password=hunter2&api_key=s3cr3t-key&secret=s3cr3t-secret&signature=s3cr3t-sig`;
-  const masked = 'token=****&page=2&access_token=****&password=****&api_key=****&secret=****&signature=****';
+  const secrets = ['s3cr3t-token', 's3cr3t-at', 'hunter2', 's3cr3t-key', 's3cr3t-secret', 's3cr3t-sig', 's3cr3t-bearer', 's3cr3t-cookie', 's3cr3t-enc', 's3cr3t-plus', 's3cr3t-pct', 's3cr3t-caps'];
+  // Keys as an app reads them whatever their spelling: a letter percent-encoded, words joined by
+  // + or %20, capitals; and a value with + and %20 in it, masked whole.
+  const query =
+    'token=s3cr3t-token&page=2&access_token=s3cr3t-at&password=hunter2&api_key=s3cr3t-key&secret=s3cr3t-secret&signature=s3cr3t-sig' +
+    '&%74oken=s3cr3t-enc&api+key=s3cr3t-plus&api%20key=s3cr3t-pct+and%20more&TOKEN=s3cr3t-caps';
+  const masked = 'token=****&page=2&access_token=****&password=****&api_key=****&secret=****&signature=****&%74oken=****&api+key=****&api%20key=****&TOKEN=****';
   const resource = { attributes: [{ key: 'service.name', value: { stringValue: service } }] };
   const str = (key: string, value: string): object => ({ key, value: { stringValue: value } });
   const now = BigInt(Date.now()) * 1_000_000n;

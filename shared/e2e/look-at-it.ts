@@ -98,9 +98,10 @@ export async function lookAtIt(traceId: string, outDir: string): Promise<LookedA
     // UI, which draws no exemplars; Prometheus 3 in compose has a "Show exemplars" switch.)
     const params = new URLSearchParams({ 'g0.expr': EXEMPLAR_QUERY, 'g0.tab': '0', 'g0.range_input': '15m', 'g0.show_exemplars': '1' });
     await page.goto(`${URLS.prometheus}/graph?${params}`);
-    const series = page.getByText(/Total time series: [1-9]/).first();
+    // The classic UI says "Total time series: N", Prometheus 3's "Result series: N".
+    const series = page.getByText(/(Total time series|Result series): [1-9]/).first();
     await series.waitFor({ timeout: 15_000 });
-    const prometheusSeries = /Total time series: \d+/.exec(await series.innerText())?.[0] ?? '';
+    const prometheusSeries = /(Total time series|Result series): \d+/.exec(await series.innerText())?.[0] ?? '';
     await page.waitForTimeout(500);
     await shot(page, SCREENSHOTS.prometheusGraph);
     return { zipkinTraceId, exception, logsUrl, logsOfTrace, errorRecordTraceId, logsByService, prometheusSeries };

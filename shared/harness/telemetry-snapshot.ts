@@ -9,7 +9,8 @@ import { expect, it } from 'vitest';
 import { REPO_ROOT } from './stage-runner.ts';
 
 // Attributes that carry the lesson and are the same on every machine and run.
-const KEY_ATTRIBUTES = ['http.request.method', 'http.route', 'url.path', 'http.response.status_code', 'error.type'];
+// (user.tier is step 20's baggage, recorded where it is used.)
+const KEY_ATTRIBUTES = ['http.request.method', 'http.route', 'url.path', 'http.response.status_code', 'error.type', 'user.tier'];
 const KEY_EVENT_ATTRIBUTES = ['exception.type', 'exception.message'];
 const KIND_NAMES = Object.fromEntries(Object.entries(SpanKind).map(([name, value]) => [value, name.toLowerCase()]));
 
@@ -18,12 +19,13 @@ function show(value: AttributeValue): string {
   return JSON.stringify(value);
 }
 
-function spanLine(span: ReceivedSpan, showService: boolean): string {
+/** A span as one line; `service` names its service where the trace crosses into another one. */
+function spanLine(span: ReceivedSpan, service: string | undefined): string {
   const parts = [span.name, `[${KIND_NAMES[span.kind] ?? span.kind}]`];
   for (const key of KEY_ATTRIBUTES) if (key in span.attributes) parts.push(`${key}=${show(span.attributes[key]!)}`);
   if (span.status.code === StatusCode.ERROR) parts.push(span.status.message ? `status=ERROR ${JSON.stringify(span.status.message)}` : 'status=ERROR');
   if (span.status.code === StatusCode.OK) parts.push('status=OK');
-  parts.push(showService ? `(${String(span.resource['service.name'])}, scope ${span.scope.name})` : `(scope ${span.scope.name})`);
+  parts.push(service ? `(${service}, scope ${span.scope.name})` : `(scope ${span.scope.name})`);
   return parts.join('  ');
 }
 
@@ -40,9 +42,13 @@ function logLine(log: ReceivedLog): string {
   return `log ${[log.severityText || log.severityNumber, body, ...attrs].join('  ')}`;
 }
 
-function renderTree(span: ReceivedSpan, all: ReceivedSpan[], depth: number, out: string[], logs: ReceivedLog[], showService: boolean): void {
+// A span names its service only where it differs from its parent's: a root span's service is the
+// snapshot's first `service.name`, so the spans a stage shares with the one before it render the
+// same, and `pnpm diff --telemetry` shows only what changed.
+function renderTree(span: ReceivedSpan, all: ReceivedSpan[], depth: number, out: string[], logs: ReceivedLog[], parentService: string | undefined): void {
   const indent = '    '.repeat(depth);
-  out.push(`${indent}${depth === 0 ? '' : '└── '}${spanLine(span, showService)}`);
+  const service = String(span.resource['service.name']);
+  out.push(`${indent}${depth === 0 ? '' : '└── '}${spanLine(span, parentService !== undefined && service !== parentService ? service : undefined)}`);
   const pad = `${indent}${depth === 0 ? '  ' : '      '}`;
   for (const event of span.events) {
     const attrs = KEY_EVENT_ATTRIBUTES.filter((k) => k in event.attributes).map((k) => `${k}=${show(event.attributes[k]!)}`);
@@ -51,7 +57,7 @@ function renderTree(span: ReceivedSpan, all: ReceivedSpan[], depth: number, out:
   // The log records written while this span was the active one.
   for (const log of logs.filter((l) => l.spanId === span.spanId)) out.push(`${pad}${logLine(log)}`);
   const children = all.filter((s) => s.parentSpanId === span.spanId).sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
-  for (const child of children) renderTree(child, all, depth + 1, out, logs, showService);
+  for (const child of children) renderTree(child, all, depth + 1, out, logs, service);
 }
 
 /** Renders the traces whose root span started in [from, to) as indented trees, oldest first. */
@@ -61,12 +67,10 @@ export function renderSpanTrees(spans: ReceivedSpan[], from = 0n, to = BigInt(Nu
     .filter((s) => !s.parentSpanId || !ids.has(s.parentSpanId))
     .filter((s) => s.startTimeUnixNano >= from && s.startTimeUnixNano < to)
     .sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano));
-  // A stage of several services: each span says which service exported it.
-  const showService = new Set(spans.map((s) => s.resource['service.name'])).size > 1;
   const out: string[] = [];
   for (const root of roots) {
     const trace = spans.filter((s) => s.traceId === root.traceId);
-    renderTree(root, trace, 0, out, logs, showService);
+    renderTree(root, trace, 0, out, logs, undefined);
   }
   return out;
 }
@@ -83,7 +87,11 @@ export const SNAPSHOT_PATHS = ['/', '/error', '/nope'];
 export function renderTelemetry(run: StageRun, script = 'start'): string {
   const { receiver, sentAt } = run;
   expect(run.paths.slice(0, SNAPSHOT_PATHS.length), 'a snapshot run starts with these requests').toEqual(SNAPSHOT_PATHS);
-  const services = [...new Set(receiver.spans.map((s) => String(s.resource['service.name'])))].sort();
+  // The service requests enter by first (the one root spans belong to, which span lines leave
+  // unsaid), then the others.
+  const ids = new Set(receiver.spans.map((s) => s.spanId));
+  const entry = new Set(receiver.spans.filter((s) => !ids.has(s.parentSpanId)).map((s) => String(s.resource['service.name'])));
+  const services = [...new Set(receiver.spans.map((s) => String(s.resource['service.name'])))].sort((a, b) => Number(entry.has(b)) - Number(entry.has(a)) || a.localeCompare(b));
   const signals = [...new Set(receiver.requests.map((r) => r.signal))].sort();
   const lines = [
     // No stage name here: the header then differs between two stages only when their scripts do.

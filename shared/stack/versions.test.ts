@@ -91,3 +91,28 @@ describe('collector config layers', () => {
     expect(pipelines.logs!.exporters).toContain('otlp_http/victorialogs');
   });
 });
+
+describe('the query-secret pattern of the collector config', () => {
+  const config = readFileSync(join(COLLECTOR_DIR, 'otel-collector-config.yaml'), 'utf8');
+  // Every statement's pattern, as the collector reads it (the YAML string unescaped).
+  const patterns = [...config.matchAll(/"(\(\?i\)\(\(\?:\^\|\[\?&;\]\).*?)", "\$\$\{1\}\*\*\*\*"\)/g)].map((m) => JSON.parse(`"${m[1]}"`) as string);
+
+  it('is the same in every statement: spans, span names, span events, log bodies and log attributes', () => {
+    expect(patterns).toHaveLength(6);
+    expect(new Set(patterns).size).toBe(1);
+  });
+
+  // Go's RE2 and JavaScript agree on this pattern's syntax but for the (?i) prefix, which becomes the i flag.
+  const mask = (text: string): string => text.replace(new RegExp(patterns[0]!.replace(/^\(\?i\)/, ''), 'gi'), '$1****');
+  it.each([
+    ['/login?token=abc&page=2', '/login?token=****&page=2'],
+    ['/login?%74oken=abc&%54%4F%4B%45%4E=def', '/login?%74oken=****&%54%4F%4B%45%4E=****'],
+    ['?api+key=a&api%20key=b&api-key=c&APIKEY=d&api_key=e', '?api+key=****&api%20key=****&api-key=****&APIKEY=****&api_key=****'],
+    ['?password=a+b%20c&passwd=x&pa%73sword=y&lang=en', '?password=****&passwd=****&pa%73sword=****&lang=en'],
+    ['Route GET:/x?access_token=abc not found', 'Route GET:/x?access_token=**** not found'],
+    ['?page=2&tokens_left=3', '?page=2&tokens_left=****'],
+    ['?page=2&lang=en', '?page=2&lang=en'],
+  ])('masks %s as %s', (text, expected) => {
+    expect(mask(text)).toBe(expected);
+  });
+});

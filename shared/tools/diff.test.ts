@@ -20,6 +20,16 @@ function patchedFiles(stdout: string): string[] {
 }
 
 describe('pnpm diff on the real stages', () => {
+  it('--telemetry 19 20 shows what the services add, not step 19\'s spans again, and the baggage value step 20 is about', () => {
+    const { code, stdout } = diff(['--telemetry', '19', '20']);
+    expect(code).toBe(0);
+    const removed = stdout.split('\n').filter((l) => l.startsWith('-') && !l.startsWith('---'));
+    // The gateway's spans are step 19's, unchanged: no line of them is removed and added again.
+    expect(removed.filter((l) => l.startsWith('-GET /  [server]') || l.includes('handler - hello'))).toEqual([]);
+    expect(stdout).toMatch(/^\+ +└── GET \/greeting  \[server\].*\(step-20-greeter, scope /m);
+    expect(stdout).toMatch(/^\+.*handler - word  \[internal\].*user\.tier=\w+/m);
+  });
+
   it('shows that step 14 changed no line of the app: no file under src differs from step 6', () => {
     const { code, stdout } = diff(['06', '14', '--', 'src']);
     expect(code).toBe(0);
