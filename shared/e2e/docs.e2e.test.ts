@@ -69,7 +69,7 @@ describe('every PromQL query a chapter gives returns series', () => {
     expect(result.length).toBeGreaterThan(0);
     // A query that groups `by (...)` promises those labels: some row carries them all, no row is
     // left with none (`{}`: a misnamed label, or series that lack it), none carries another.
-    // (A row may lack one: step 18's 404s have no http_route.) And every value is a number.
+    // (A row may lack one: step 18's 404s have no http_route.)
     const labels = groupedBy(query);
     const keys = (metric: Record<string, string>): string[] => Object.keys(metric).filter((k) => k !== '__name__').sort();
     if (labels?.length) {
@@ -79,7 +79,9 @@ describe('every PromQL query a chapter gives returns series', () => {
         expect(labels, JSON.stringify(series.metric)).toEqual(expect.arrayContaining(keys(series.metric)));
       }
     }
-    for (const series of result) expect(series.value[1], JSON.stringify(series.metric)).not.toBe('NaN');
+    // A quantile is NaN for a series with no request in its window (the chapters say so); the
+    // query must still answer with a number somewhere.
+    expect(result.some((s) => s.value[1] !== 'NaN'), 'some row with a number').toBe(true);
   });
 });
 

@@ -142,8 +142,11 @@ describe.each(STAGES)('%s, end to end', (stageName) => {
     });
     expect(failing.length).toBeGreaterThan(0);
     // The collector's own counters carry no _total (Jaeger's, under job="jaeger", do): the names the collector README gives.
-    const accepted = await promQuery('sum(otelcol_receiver_accepted_spans{job="otel-collector"})');
-    expect(Number(accepted[0]?.value[1] ?? 0)).toBeGreaterThan(0);
+    // Polled too: Prometheus scrapes the collector every 5 s, the span metrics arrive every second.
+    await eventually('the collector counting the spans it accepted', async () => {
+      const accepted = await promQuery('sum(otelcol_receiver_accepted_spans{job="otel-collector"})');
+      return Number(accepted[0]?.value[1] ?? 0) > 0 ? true : undefined;
+    });
     // Zipkin's exporter is the stack overlay's: the bridge's otlp_http/zipkin natively, zipkin in compose.
     // Polled: an exporter's counter appears at the first scrape (every 5 s) after its first batch,
     // which for the first stage of the run can come after the span metrics.
