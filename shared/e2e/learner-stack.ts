@@ -1,5 +1,5 @@
 // Runs a stack command the way a learner types it (`pnpm stack:native`, with or without
-// COLLECTOR_OVERLAY=...), waits for its "Press Ctrl+C to stop." line, and stops it with Ctrl+C.
+// COLLECTOR_OVERLAY=...), waits for its "Every part is up" line, and stops it with Ctrl+C.
 // Used by the e2e global set-up and by the tests of a lesson overlay.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -19,10 +19,19 @@ export const waitForStack = (options: { timeout: number; reverse?: boolean }): P
 export type LearnerStack = {
   /** The collector's output file (the stack prints where its logs are). */
   collectorLog: string;
+  /** Milliseconds from the command's start to its first parts answering ("Press Ctrl+C to stop."). */
+  firstUp: number;
+  /** Resolves with the milliseconds from the command's start to every part being up. */
+  allUp: Promise<number>;
   stop(): Promise<void>;
 };
 
-export async function startLearnerStack(command: string): Promise<LearnerStack> {
+/**
+ * Starts `command` and resolves once every part is up, or, with `{ first: true }`, once its first
+ * parts are (the collector, Zipkin and Prometheus start while the others still build).
+ */
+export async function startLearnerStack(command: string, { first = false }: { first?: boolean } = {}): Promise<LearnerStack> {
+  const started = Date.now();
   const child = spawn('sh', ['-c', command], { cwd: REPO_ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = once(child, 'exit');
   let output = '';
@@ -32,19 +41,28 @@ export async function startLearnerStack(command: string): Promise<LearnerStack> 
   };
   child.stdout.on('data', relay);
   child.stderr.on('data', relay);
-  // The tool prints "Press Ctrl+C to stop." once every process answers its health check.
-  await Promise.race([
-    new Promise<void>((resolve) => {
-      const check = (): void => void (output.includes('Press Ctrl+C to stop.') && resolve());
-      child.stdout.on('data', check);
-    }),
-    exited.then(([code]) => {
-      throw new Error(`${command} exited (code ${code}) before the stack was up:\n${output}`);
-    }),
-  ]);
+  // The tool prints "Press Ctrl+C to stop." once its first parts answer their health checks, and
+  // "Every part is up" once every one does.
+  const printed = (text: string): Promise<number> =>
+    Promise.race([
+      new Promise<number>((resolve) => {
+        const check = (): void => void (output.includes(text) && resolve(Date.now() - started));
+        check();
+        child.stdout.on('data', check);
+      }),
+      exited.then(([code]): never => {
+        throw new Error(`${command} exited (code ${code}) before printing "${text}":\n${output}`);
+      }),
+    ]);
+  const allUp = printed('Every part is up');
+  allUp.catch(() => {}); // awaited below, or by the caller
+  const firstUp = await printed('Press Ctrl+C to stop.');
+  if (!first) await allUp;
   const logDir = /logs in (\S+)\)/.exec(output)?.[1] ?? '';
   return {
     collectorLog: logDir && join(logDir, 'otelcol.log'),
+    firstUp,
+    allUp,
     async stop() {
       // Ctrl+C, as in a terminal: the tool stops the collector first, then the backends.
       if (child.exitCode === null) process.kill(-child.pid!, 'SIGINT');

@@ -51,12 +51,17 @@ export type RunningStack = {
   stopProcess(name: StackProcess): Promise<void>;
   /** Starts a stopped process again, with the same arguments, and waits for its health check. */
   startProcess(name: StackProcess): Promise<void>;
+  /** Starts a part that was not built when the stack started, now that it is, and waits for its health check. */
+  join(name: StackProcess, binary: string): Promise<void>;
+  /** The parts running now, in start order. */
+  running(): StackProcess[];
   /** Stops every process, the collector first, and removes the stack's directory; returns what it removed, a line each. */
   stop(): Promise<string[]>;
 };
 
 export type StartOptions = {
   log?: Log;
+  /** What to run; a part whose binary is '' is left out, to `join` later (its ports are checked now). */
   binaries?: Binaries;
   timeoutMs?: number;
   /** A lesson overlay, as a path under collector/ (`pnpm stack:native` passes $COLLECTOR_OVERLAY). */
@@ -79,6 +84,21 @@ function megabytes(path: string): string {
   };
   const bytes = size(path);
   return bytes === 0 ? 'nothing' : `${(bytes / 1e6).toFixed(1)} MB`;
+}
+
+/** Zipkin's command line: the server jar, on 127.0.0.1 only, with the Logs button. */
+function zipkinArgs(jar: string): string[] {
+  return [
+    '-Xmx512m',
+    '-jar',
+    jar,
+    // Replaces Zipkin's default listener (all interfaces) with 127.0.0.1 only.
+    '--armeria.ports[0].ip=127.0.0.1',
+    '--armeria.ports[0].port=9411',
+    '--armeria.ports[0].protocols[0]=http',
+    // The Logs button on the trace page: the logs UI, filtered to the trace's records.
+    `--zipkin.ui.logs-url=${ZIPKIN_LOGS_URL}`,
+  ];
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -114,7 +134,7 @@ function stopChild(child: ChildProcess, graceMs = 10_000): Promise<void> {
   });
 }
 
-type Spec = { label: string; command: string; args: string[]; env?: NodeJS.ProcessEnv; health: string };
+type Spec = { label: string; readonly command: string; readonly args: string[]; env?: NodeJS.ProcessEnv; health: string };
 
 /**
  * Starts Prometheus, Zipkin, the OTLP->Zipkin bridge, VictoriaLogs, Jaeger and the collector on 127.0.0.1,
@@ -137,10 +157,13 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
   const timeout = options.timeoutMs ?? 120_000;
   const promConfig = join(runDir, 'prometheus.yaml');
   writeFileSync(promConfig, nativePrometheusConfig(readFileSync(FILES.prometheusConfig, 'utf8')));
+  const paths = { ...binaries };
   const specs: Record<StackProcess, Spec> = {
     prometheus: {
       label: 'Prometheus',
-      command: binaries.prometheus,
+      get command() {
+        return paths.prometheus;
+      },
       args: [
         `--config.file=${promConfig}`,
         `--storage.tsdb.path=${join(runDir, 'prometheus-data')}`,
@@ -154,29 +177,32 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
     zipkin: {
       label: 'Zipkin',
       command: 'java',
-      args: [
-        '-Xmx512m',
-        '-jar',
-        binaries.zipkinJar,
-        // Replaces Zipkin's default listener (all interfaces) with 127.0.0.1 only.
-        '--armeria.ports[0].ip=127.0.0.1',
-        '--armeria.ports[0].port=9411',
-        '--armeria.ports[0].protocols[0]=http',
-        // The Logs button on the trace page: the logs UI, filtered to the trace's records.
-        `--zipkin.ui.logs-url=${ZIPKIN_LOGS_URL}`,
-      ],
+      get args() {
+        return zipkinArgs(paths.zipkinJar);
+      },
       health: URLS.zipkinHealth,
     },
     victorialogs: {
       label: 'VictoriaLogs',
-      command: binaries.victorialogs,
+      get command() {
+        return paths.victorialogs;
+      },
       args: victoriaLogsFlags({ listen: '127.0.0.1:9428', dataDir: join(runDir, 'victorialogs-data') }),
       health: URLS.victorialogsHealth,
     },
-    jaeger: { label: 'Jaeger', command: binaries.jaeger, args: [`--config=${FILES.jaegerConfig}`], health: URLS.jaegerHealth },
+    jaeger: {
+      label: 'Jaeger',
+      get command() {
+        return paths.jaeger;
+      },
+      args: [`--config=${FILES.jaegerConfig}`],
+      health: URLS.jaegerHealth,
+    },
     otelcol: {
       label: 'collector',
-      command: binaries.otelcol,
+      get command() {
+        return paths.otelcol;
+      },
       args: collectorConfigArgs(options.overlay),
       env: { OTELCOL_QUEUE_DIR: queueDir, GOMEMLIMIT: COLLECTOR_GOMEMLIMIT },
       health: URLS.collectorHealth,
@@ -213,6 +239,10 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
     launch(name);
     await healthy(name);
   };
+  const joinPart = async (name: StackProcess, binary: string): Promise<void> => {
+    paths[name === 'zipkin' ? 'zipkinJar' : name] = binary;
+    await startProcess(name);
+  };
   const stop = async (): Promise<string[]> => {
     // The collector first so that it can flush to the backends.
     for (const name of [...children.keys()].reverse()) await stopProcess(name);
@@ -239,13 +269,14 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
       zipkinUrl: URLS.zipkin,
       log: (line) => writeFileSync(bridgeLog, `${new Date().toISOString()} ${line}\n`, { flag: 'a' }),
     });
-    const names = Object.keys(specs) as StackProcess[];
+    const built = (name: StackProcess): boolean => paths[name === 'zipkin' ? 'zipkinJar' : name] !== '';
+    const names = (Object.keys(specs) as StackProcess[]).filter(built);
     for (const name of names) launch(name);
-    log(`starting Prometheus, Zipkin, VictoriaLogs, Jaeger and the collector (logs: ${runDir})`);
+    log(`starting ${names.map((n) => specs[n].label).join(', ')} (logs: ${runDir})`);
     await Promise.all(names.map(healthy));
   } catch (error) {
     await stop();
     throw error;
   }
-  return { urls: URLS, logDir: runDir, collectorLog: logFile('otelcol'), stopProcess, startProcess, stop };
+  return { urls: URLS, logDir: runDir, collectorLog: logFile('otelcol'), stopProcess, startProcess, join: joinPart, running: () => [...children.keys()], stop };
 }

@@ -116,3 +116,33 @@ describe('the query-secret pattern of the collector config', () => {
     expect(mask(text)).toBe(expected);
   });
 });
+
+describe('the Go toolchain, written once', () => {
+  const pinned = readFileSync(join(COLLECTOR_DIR, 'go.toolchain'), 'utf8').trim();
+  it('collector/go.toolchain names one exact Go release, which the builds run on through GOTOOLCHAIN', async () => {
+    expect(pinned).toMatch(/^go\d+\.\d+\.\d+$/);
+    const { GO_TOOLCHAIN, goEnv } = await import('./build.ts');
+    expect(GO_TOOLCHAIN).toBe(pinned);
+    const saved = process.env.GOTOOLCHAIN;
+    try {
+      delete process.env.GOTOOLCHAIN;
+      expect(goEnv().GOTOOLCHAIN).toBe(`${pinned}+auto`);
+      // One a learner set themselves is theirs.
+      process.env.GOTOOLCHAIN = 'local';
+      expect(goEnv().GOTOOLCHAIN).toBe('local');
+    } finally {
+      if (saved === undefined) delete process.env.GOTOOLCHAIN;
+      else process.env.GOTOOLCHAIN = saved;
+    }
+  });
+
+  it('.ci/run and the README read it from there, with no version of their own', () => {
+    const ci = readFileSync(join(COLLECTOR_DIR, '..', '.ci', 'run'), 'utf8');
+    expect(ci).toContain('GO_TOOLCHAIN=$(cat collector/go.toolchain)');
+    expect(ci).toContain('export GOTOOLCHAIN="$GO_TOOLCHAIN+auto"');
+    expect(ci).not.toMatch(/go\d+\.\d+\.\d+|toolchain\/@v/);
+    const readme = readFileSync(join(COLLECTOR_DIR, '..', 'README.md'), 'utf8');
+    expect(readme).toContain(`\`collector/go.toolchain\` (\`${pinned}\`)`);
+    expect(readme).toContain(`GOTOOLCHAIN=${pinned}+auto`);
+  });
+});

@@ -12,6 +12,7 @@ export const FILES = {
   collectorConfig: join(COLLECTOR_DIR, 'otel-collector-config.yaml'),
   nativeOverlay: join(COLLECTOR_DIR, 'overlays', 'stack-native.yaml'),
   builderConfig: join(COLLECTOR_DIR, 'builder-config.yaml'),
+  goToolchain: join(COLLECTOR_DIR, 'go.toolchain'),
   compose: join(COLLECTOR_DIR, 'compose.yaml'),
   prometheusConfig: join(COLLECTOR_DIR, 'prometheus.yaml'),
   jaegerConfig: join(COLLECTOR_DIR, 'jaeger.yaml'),
