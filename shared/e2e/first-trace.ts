@@ -23,7 +23,10 @@ try {
   const deadline = Date.now() + 60_000;
   for (;;) {
     const url = `${URLS.zipkin}/api/v2/traces?serviceName=step-08-manual&lookback=${Date.now() - sent + 60_000}&limit=10`;
-    const traces = (await (await fetch(url, { signal: AbortSignal.timeout(5000) })).json().catch(() => [])) as Array<Array<{ timestamp: number }>>;
+    const traces = (await fetch(url, { signal: AbortSignal.timeout(5000) }).then(
+      (res) => res.json(),
+      () => [],
+    )) as Array<Array<{ timestamp: number }>>;
     if (traces.some((t) => t.some((s) => s.timestamp >= (sent - 1000) * 1000))) break;
     if (Date.now() > deadline) throw new Error('no step-08 trace in Zipkin within 60 s of its request');
     await new Promise((r) => setTimeout(r, 100));
@@ -39,7 +42,10 @@ try {
   let delivered = false;
   const deadline = Date.now() + 30_000;
   while (!delivered && !Number.isNaN(all) && Date.now() < deadline) {
-    const body = (await (await fetch(`${URLS.jaeger}/api/traces?service=step-08-manual&lookback=1h&limit=20`)).json().catch(() => ({}))) as { data?: unknown[] };
+    const body = (await fetch(`${URLS.jaeger}/api/traces?service=step-08-manual&lookback=1h&limit=20`, { signal: AbortSignal.timeout(5000) }).then(
+      (res) => res.json(),
+      () => ({}),
+    )) as { data?: unknown[] };
     delivered = (body.data ?? []).length > 0;
     if (!delivered) await new Promise((r) => setTimeout(r, 200));
   }

@@ -20,7 +20,7 @@ import { buildPart, buildStack, checkedVersions, defaultLog, missingPrerequisite
 import { validateConfigs } from './configs.ts';
 import { startStack, type RunningStack, type StackProcess } from './run.ts';
 import { URLS } from './urls.ts';
-import { lessonOverlays } from './versions.ts';
+import { cacheRoot, lessonOverlays } from './versions.ts';
 
 const TOOL = 'stack:native';
 
@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     await stopped;
     console.log('\nstopping (the collector first, so that it flushes)...');
     console.log((await stack!.stop()).join('\n'));
-    console.log('stopped. The builds stay cached in ~/.cache/otel-steps/.');
+    console.log(`stopped. The builds stay cached in ${cacheRoot()}.`);
     process.exit(building ? 130 : 0);
   };
 
@@ -122,6 +122,8 @@ Press Ctrl+C to stop.`);
     }
   }
   if (failed.length === 0) console.log(`Every part is up, ${seconds(started)} s after the start: ${stack.running().map((name) => LABEL[name]).join(', ')}.`);
+  // Runs until Ctrl+C, which stop() above waits for, stops the stack and exits.
+  await new Promise<never>(() => {});
 }
 
 main().then(
