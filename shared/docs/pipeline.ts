@@ -35,7 +35,7 @@ export function pipelines(stack: 'native' | 'compose'): Record<string, Pipeline>
 // Where each exporter leads, as the root README's drawing names it. An exporter missing here
 // fails the generation: a new backend needs its node in the drawing.
 const BACKENDS: Record<string, { node: string; label: string }> = {
-  'otlp_grpc/jaeger': { node: 'jaeger', label: 'Jaeger v2<br/>:16686' },
+  'otlp_http/jaeger': { node: 'jaeger', label: 'Jaeger v2<br/>:16686' },
   zipkin: { node: 'zipkin', label: 'Zipkin<br/>:9411' },
   'otlp_http/zipkin': { node: 'zipkin', label: 'Zipkin<br/>:9411' },
   'otlp_http/prometheus': { node: 'prom', label: 'Prometheus<br/>:9090' },
@@ -45,7 +45,7 @@ const BACKENDS: Record<string, { node: string; label: string }> = {
 };
 // How each stack overlay's exporter reaches its backend, as an edge label.
 const VIA: Record<string, string> = {
-  'otlp_grpc/jaeger': 'OTLP gRPC',
+  'otlp_http/jaeger': 'OTLP/HTTP',
   zipkin: 'Zipkin exporter (compose)',
   'otlp_http/zipkin': 'OTLP to a bridge (native)',
   'otlp_http/prometheus': 'OTLP (compose)',

@@ -150,12 +150,12 @@ describe.each(STAGES)('%s, end to end', (stageName) => {
     // Zipkin's exporter is the stack overlay's: the bridge's otlp_http/zipkin natively, zipkin in compose.
     // Polled: an exporter's counter appears at the first scrape (every 5 s) after its first batch,
     // which for the first stage of the run can come after the span metrics.
-    const backends = ['otlp_grpc/jaeger', /^(otlp_http\/)?zipkin$/] as const;
+    const backends = ['otlp_http/jaeger', /^(otlp_http\/)?zipkin$/] as const;
     const sent = await eventually('the collector counting what its Jaeger and Zipkin exporters sent', async () => {
       const found = (await promQuery('sum by (exporter) (otelcol_exporter_sent_spans{job="otel-collector"})')).map((r) => r.metric.exporter ?? '');
       return backends.every((b) => found.some((e) => (typeof b === 'string' ? e === b : b.test(e)))) ? found : undefined;
     });
-    expect(sent).toEqual(expect.arrayContaining(['otlp_grpc/jaeger', expect.stringMatching(/^(otlp_http\/)?zipkin$/)]));
+    expect(sent).toEqual(expect.arrayContaining(['otlp_http/jaeger', expect.stringMatching(/^(otlp_http\/)?zipkin$/)]));
   });
 });
 

@@ -86,7 +86,7 @@ describe('collector config layers', () => {
       if (storage !== undefined) expect(config.service!.extensions, `${name} queues in ${String(storage)}`).toContain(storage);
     }
     // What reaches the backends: Jaeger and Zipkin for traces, VictoriaLogs for logs.
-    expect(pipelines['traces/backends']!.exporters).toContain('otlp_grpc/jaeger');
+    expect(pipelines['traces/backends']!.exporters).toContain('otlp_http/jaeger');
     expect(pipelines['traces/backends']!.exporters!.some((e) => e.includes('zipkin'))).toBe(true);
     expect(pipelines.logs!.exporters).toContain('otlp_http/victorialogs');
   });

@@ -42,7 +42,7 @@ describe.skipIf(process.env.E2E_STACK === 'running')('backend down, collector re
       const accepted = await collectorCounter('otelcol_receiver_accepted_spans', 'receiver="otlp"');
       return accepted >= REQUESTS ? accepted : undefined;
     });
-    expect(await collectorCounter('otelcol_exporter_sent_spans', 'exporter="otlp_grpc/jaeger"')).toBe(0);
+    expect(await collectorCounter('otelcol_exporter_sent_spans', 'exporter="otlp_http/jaeger"')).toBe(0);
 
     // Restart the collector while Jaeger is still down, then bring Jaeger back.
     await stack.stopProcess('otelcol');
