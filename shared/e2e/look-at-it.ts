@@ -70,8 +70,9 @@ export async function lookAtIt(traceId: string, outDir: string): Promise<LookedA
     await page.locator('button:right-of(:text("Span table"))').first().click();
     const viewLogs = page.getByRole('menuitem', { name: 'View Logs' });
     await viewLogs.waitFor();
-    // The menu fades in.
-    await page.waitForTimeout(400);
+    // The menu fades in: the picture waits until it is fully there.
+    await page.waitForFunction(() => [...document.querySelectorAll('[role="menu"]')].some((m) => getComputedStyle(m.closest('.MuiPaper-root') ?? m).opacity === '1'));
+    await page.waitForTimeout(200);
     await shot(page, SCREENSHOTS.zipkinTrace);
     const [logs] = await Promise.all([context.waitForEvent('page'), viewLogs.click()]);
     await logs.setViewportSize({ width: 1200, height: 720 });

@@ -5,179 +5,20 @@
 //   Zipkin                   the zipkin-server exec jar (Maven Central)
 //   VictoriaLogs             built from its Go module (Go module proxy), its web UI embedded
 //   Prometheus               the one on PATH (a distribution's package, e.g. apt-get install prometheus)
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { GO_TOOLCHAIN, goBuild, goEnv, goModDownloadAll, QUICK_COMPILE, spent } from './go.ts';
+import { commandOutput, defaultLog, run, seconds, which, type Log } from './processes.ts';
 import { cacheRoot, FILES, readVersions, versionDrift, type Versions } from './versions.ts';
 
-// Every Go build runs on the toolchain named in collector/go.toolchain (.ci/run reads the same
-// file), through the go command's own mechanism: GOTOOLCHAIN=<it>+auto makes any go from 1.21 on
-// fetch that version from the Go module proxy, once, when it is not that version itself. (The
-// collector 0.161 modules need go 1.26.0, VictoriaLogs v1.52.1 go 1.26.5.) Zipkin 3 needs Java 17.
-export const GO_TOOLCHAIN = readFileSync(FILES.goToolchain, 'utf8').trim();
+// Go 1.21 is the first go command that fetches the pinned toolchain itself (go.ts); Zipkin 3 needs Java 17.
 const MIN_GO: [number, number] = [1, 21];
 const MIN_JAVA = 17;
 const MAVEN_DEPENDENCY_PLUGIN = 'org.apache.maven.plugins:maven-dependency-plugin:3.8.1';
 
-export type Log = (line: string) => void;
-export const defaultLog: Log = (line) => console.log(`[stack] ${line}`);
-
-function which(command: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
-}
-
-function commandOutput(command: string, args: string[]): string {
-  const result = spawnSync(command, args, { encoding: 'utf8' });
-  return `${result.stdout ?? ''}${result.stderr ?? ''}`;
-}
-
-export function tail(file: string, lines = 25): string {
-  if (!existsSync(file)) return '';
-  return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-// Every process this module starts, killed if the Node process exits first
-// (for instance on Ctrl+C during a build), so that none is left behind. A process started in a
-// group of its own (a build, a backend) is killed with its whole group: `go build` runs the
-// compiler and linker as processes of its own.
-const live = new Set<ChildProcess>();
-let exitHook = false;
-export function track(child: ChildProcess, group = false): ChildProcess {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  if (!exitHook) {
-    exitHook = true;
-    process.once('exit', () => {
-      for (const running of live) {
-        try {
-          if (groups.has(running) && running.pid) process.kill(-running.pid, 'SIGKILL');
-          else running.kill('SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    });
-  }
-  if (group) groups.add(child);
-  return child;
-}
-const groups = new WeakSet<ChildProcess>();
-
-/**
- * Environment for the Go builds: the pinned toolchain (unless GOTOOLCHAIN is set already), no
- * workspace, no VCS stamping (module sources have no .git).
- */
-export function goEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN || `${GO_TOOLCHAIN}+auto`, GOWORK: 'off', GOFLAGS: `${process.env.GOFLAGS ?? ''} -buildvcs=false`.trim(), ...extra };
-}
-
-/** The machine's own Go, and whether the builds will fetch the pinned one; a line for the log, or undefined. */
-export function toolchainNote(): string | undefined {
-  if (process.env.GOTOOLCHAIN) return undefined;
-  const own = /go\d+(\.\d+)+/.exec(spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8', env: { ...process.env, GOTOOLCHAIN: 'local' } }).stdout ?? '')?.[0];
-  if (!own || own === GO_TOOLCHAIN) return undefined;
-  return `${own} here: the builds run on ${GO_TOOLCHAIN} (collector/go.toolchain), which the go command fetches from the Go module proxy itself the first time (GOTOOLCHAIN=${GO_TOOLCHAIN}+auto, about 76 MB)`;
-}
-
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
-}
-
-export function seconds(since: number): number {
-  return Math.round((Date.now() - since) / 1000);
-}
-
-type RunOptions = { cwd?: string; env?: NodeJS.ProcessEnv; logFile: string; label: string; note?: string; log: Log; pkg?: string; quiet?: boolean };
-
-/** Runs a build command, output to logFile, with a progress line every 15 s. */
-function run(command: string, args: string[], options: RunOptions): Promise<void> {
-  const started = Date.now();
-  mkdirSync(dirname(options.logFile), { recursive: true });
-  const fd = openSync(options.logFile, 'a');
-  writeFileSync(fd, `\n$ ${command} ${args.join(' ')}\n`);
-  if (!options.quiet) options.log(`${options.label}${options.note ? ` (${options.note})` : ''}... log: ${options.logFile}`);
-  return new Promise((resolveRun, reject) => {
-    const child = track(spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', fd, fd], detached: true }), true);
-    const ticker = setInterval(() => options.quiet || options.log(`  still ${options.label.toLowerCase()} (${seconds(started)}s)`), 15_000);
-    const finish = (error?: Error): void => {
-      clearInterval(ticker);
-      closeSync(fd);
-      if (error) {
-        reject(new Error(`${options.label} failed: ${error.message}\n--- last lines of ${options.logFile} ---\n${tail(options.logFile)}`));
-      } else {
-        if (!options.quiet) options.log(`  ${options.label.toLowerCase()}: done in ${seconds(started)}s`);
-        resolveRun();
-      }
-    };
-    child.on('error', (error) => finish(error));
-    child.on('exit', (code, signal) => finish(code === 0 ? undefined : new Error(`exit ${code ?? signal}`)));
-  });
-}
-
-// The collector and Jaeger are compiled without the compiler's optimizations and inlining: on two
-// cores the collector then compiles in 120 s instead of 170 s (measured cold, December 2026), and
-// it does the same work; the few requests of one learner's stages need no optimized code.
-const QUICK_COMPILE = '-gcflags=all=-N -l';
-
-/**
- * `go build` with Go's own trace of its actions, which says how long the link took: the rest of
- * the build's time is loading and compiling packages. Writes `output` under a temporary name and
- * renames it when the build succeeded, so that a build cut short leaves nothing to trust.
- */
-async function goBuild(args: string[], output: string, options: RunOptions): Promise<{ compile: number; link: number }> {
-  const trace = join(dirname(options.logFile), 'build-trace.json');
-  const partial = `${output}.partial`;
-  const started = Date.now();
-  await run('go', ['build', ...args, `-debug-trace=${trace}`, '-o', partial, options.pkg ?? '.'], options);
-  const total = (Date.now() - started) / 1000;
-  let link = 0;
-  try {
-    const events = JSON.parse(readFileSync(trace, 'utf8')) as Array<{ name?: string; ph?: string; ts?: number; tid?: number }>;
-    const isLink = (e: { name?: string }): boolean => /^Executing action \(link /.test(e.name ?? '');
-    const begin = events.find((e) => isLink(e) && e.ph === 'B');
-    const end = begin && events.find((e) => e.ph === 'E' && e.tid === begin.tid && (e.ts ?? 0) >= (begin.ts ?? 0));
-    if (begin && end) link = ((end.ts ?? 0) - (begin.ts ?? 0)) / 1e6;
-  } catch {
-    // no trace: the whole time counts as compiling
-  }
-  rmSync(trace, { force: true });
-  renameSync(partial, output);
-  return { compile: total - link, link };
-}
-
-/** How a Go build spent its time, a line for the log and for the closing figures. */
-function spent(label: string, download: number, { compile, link }: { compile: number; link: number }): string {
-  return `${label}: ${Math.round(download + compile + link)}s (download ${Math.round(download)}s, compile ${Math.round(compile)}s, link ${Math.round(link)}s)`;
-}
-
-/**
- * Downloads a Go module's sources and every module it builds with, timed apart from the compile.
- * Returns the sources' (read-only) directory and how long it took.
- */
-async function goModDownloadAll(module: string, logFile: string, log: Log): Promise<{ source: string; seconds: number }> {
-  const started = Date.now();
-  // Not spawnSync: this runs while another build does, and must not hold up this process.
-  const source = await new Promise<string>((resolveSource, reject) => {
-    let out = '';
-    const child = track(spawn('go', ['mod', 'download', '-json', module], { env: goEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true }), true);
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const dir = (() => {
-        try {
-          return (JSON.parse(out) as { Dir?: string }).Dir;
-        } catch {
-          return undefined;
-        }
-      })();
-      if (code === 0 && dir) resolveSource(dir);
-      else reject(new Error(`go mod download ${module} failed: ${out}`));
-    });
-  });
-  await run('go', ['mod', 'download'], { cwd: source, env: goEnv(), logFile, label: `Downloading what ${module} builds with`, log: () => {}, quiet: true });
-  return { source, seconds: (Date.now() - started) / 1000 };
 }
 
 // ------------------------------------------------------------ prerequisites

@@ -3,7 +3,8 @@
 // (`pnpm stack:native --build-only` and `--validate`).
 import { spawnSync } from 'node:child_process';
 import { join, relative } from 'node:path';
-import { defaultLog, type Binaries, type Log } from './build.ts';
+import type { Binaries } from './build.ts';
+import { defaultLog, type Log } from './processes.ts';
 import { COLLECTOR_DIR, FILES, lessonOverlays, victoriaLogsFlags } from './versions.ts';
 
 /** The environment the shared configs read, with their safe native values. */

@@ -12,11 +12,13 @@
 // join when built, in the order the chapters need them. Until a backend joins, the collector keeps
 // what it accepted for it in its disk queue, and delivers it then.
 //
-// The work is done by build.ts, configs.ts and run.ts.
+// The work is done by build.ts (with go.ts and processes.ts), configs.ts and run.ts.
 
 import { parseArgs } from 'node:util';
 import { fail, parseOrFail } from '../tools/cli.ts';
-import { buildPart, buildStack, checkedVersions, defaultLog, missingPrerequisites, seconds, toolchainNote, type Binaries } from './build.ts';
+import { buildPart, buildStack, checkedVersions, missingPrerequisites, type Binaries } from './build.ts';
+import { toolchainNote } from './go.ts';
+import { defaultLog, seconds } from './processes.ts';
 import { validateConfigs } from './configs.ts';
 import { startStack, type RunningStack, type StackProcess } from './run.ts';
 import { URLS } from './urls.ts';
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
   const validateOnly = values.validate === true;
   const log = defaultLog;
 
-  // Ctrl+C: before anything runs it just exits (build.ts kills the build in progress with its
+  // Ctrl+C: before anything runs it just exits (processes.ts kills the build in progress with its
   // whole process group; a build writes its result under a temporary name, or stamps it last, so
   // nothing half-built is ever taken for a finished one); afterwards it also stops what runs.
   let stack: RunningStack | undefined;
@@ -56,6 +58,9 @@ async function main(): Promise<void> {
     };
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
+    // Closing the terminal window: without a handler Node would exit at once, leaving the backends
+    // (each in a process group of its own) running and the stack's directory behind.
+    process.once('SIGHUP', onSignal);
   });
   const stop = async (): Promise<never> => {
     await stopped;

@@ -121,7 +121,7 @@ describe('the Go toolchain, written once', () => {
   const pinned = readFileSync(join(COLLECTOR_DIR, 'go.toolchain'), 'utf8').trim();
   it('collector/go.toolchain names one exact Go release, which the builds run on through GOTOOLCHAIN', async () => {
     expect(pinned).toMatch(/^go\d+\.\d+\.\d+$/);
-    const { GO_TOOLCHAIN, goEnv } = await import('./build.ts');
+    const { GO_TOOLCHAIN, goEnv } = await import('./go.ts');
     expect(GO_TOOLCHAIN).toBe(pinned);
     const saved = process.env.GOTOOLCHAIN;
     try {
