@@ -8,6 +8,7 @@ import { SpanStatusCode, trace } from '@opentelemetry/api';
 // A tracer per app or library, like the servers' (its name is the scope of the spans).
 const tracer = trace.getTracer('otel-steps-page');
 const answer = document.querySelector<HTMLOutputElement>('#answer')!;
+const traceId = document.querySelector<HTMLElement>('#trace-id')!;
 
 /**
  * What one button does: a span named after the click, the root of the trace, with the fetch's
@@ -19,6 +20,8 @@ function onClick(button: string, path: string): void {
   document.querySelector(`#${button}`)!.addEventListener('click', () => {
     tracer.startActiveSpan(`click ${button}`, (span) => {
       answer.value = '…';
+      // The click's trace id, to paste into Zipkin's or Jaeger's search.
+      traceId.textContent = span.spanContext().traceId;
       fetch(path)
         .then(async (response) => {
           const text = await response.text();
