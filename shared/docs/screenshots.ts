@@ -12,6 +12,7 @@ export const SCREENSHOTS = {
   logsOfTrace: 'logs-of-trace.png',
   logsByService: 'logs-by-service.png',
   prometheusGraph: 'prometheus-graph.png',
+  zipkinBrowserTrace: 'zipkin-browser-trace.png',
 } as const;
 
 /** Every image a chapter shows from shared/docs/screenshots/: the chapter (relative to the repository) and the file name. */

@@ -3,11 +3,13 @@
 // script to a receiver: one trace from the click to words, CLIENT → SERVER at every hop, the
 // document-load spans under the gateway's span for the page, the error, and no secret of the
 // page's. Against the native stack: the same click's trace in Jaeger, with its four services.
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leaked, SpanKind, startOtlpReceiver, startStage, StatusCode, type OtlpReceiver, type ReceivedSpan, type StageExit } from '../harness/index.ts';
+import { leaked, REPO_ROOT, renderSpanTrees, SpanKind, startOtlpReceiver, startStage, StatusCode, type OtlpReceiver, type ReceivedSpan, type StageExit } from '../harness/index.ts';
 import { URLS } from '../stack/urls.ts';
 import { eventually } from './backends.ts';
 import { clickThePage, type Clicked } from './browser-page.ts';
@@ -62,6 +64,14 @@ describe('step 21 in Chromium: one click, one trace, from the browser to words (
   afterAll(async () => {
     other.close();
     await receiver?.close();
+  });
+
+  it("renders as the chapter shows it: the block under <!-- e2e: click greet --> in steps/step-21/README.md", () => {
+    // Without the events: which of the browser's timings it records varies with the connection.
+    const rendered = renderSpanTrees(traceOf(clicked.greetTraceId).map((s) => ({ ...s, events: [] })));
+    const chapter = readFileSync(join(REPO_ROOT, 'steps', 'step-21', 'README.md'), 'utf8');
+    const block = /<!-- e2e: click greet -->\n```text\n([\s\S]*?)\n```/.exec(chapter)?.[1];
+    expect(block?.split('\n'), 'the chapter has the block').toEqual(rendered);
   });
 
   it('the page shows the greeting and the failure, each with the trace id of its click', () => {

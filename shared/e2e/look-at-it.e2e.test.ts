@@ -10,17 +10,21 @@ import { REPO_ROOT } from '../repo.ts';
 import { URLS } from '../stack/urls.ts';
 import { chapterScreenshots, SCREENSHOTS } from '../docs/screenshots.ts';
 import { eventually } from './backends.ts';
-import { lookAtIt, step19Traffic, type LookedAt } from './look-at-it.ts';
+import { lookAtIt, lookAtTheBrowserTrace, step19Traffic, step21Traffic, type LookedAt } from './look-at-it.ts';
 
 describe('look at it, in Chromium: from a trace in Zipkin to its logs, and a chapter query in Prometheus', () => {
   const out = mkdtempSync(join(tmpdir(), 'otel-steps-screenshots-'));
   let traceId: string;
   let seen: LookedAt;
+  let clicked: string;
+  let browserTrace: string[];
 
   beforeAll(async () => {
     traceId = await step19Traffic();
     seen = await lookAtIt(traceId, out);
-  }, 180_000);
+    clicked = await step21Traffic();
+    browserTrace = await lookAtTheBrowserTrace(clicked, out);
+  }, 240_000);
 
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -54,6 +58,12 @@ describe('look at it, in Chromium: from a trace in Zipkin to its logs, and a cha
       return ids.includes(traceId) ? ids : undefined;
     });
     expect(exemplars.every((id) => /^[0-9a-f]{32}$/.test(id))).toBe(true);
+  });
+
+  it("Zipkin shows step 21's click as one trace, from the browser's click span down to the words handler", () => {
+    expect(browserTrace[0]).toBe('step-21-browser: click greet');
+    expect(browserTrace.at(-1)).toBe('step-21-words: handler - word');
+    expect(new Set(browserTrace.map((row) => row.split(':')[0]))).toEqual(new Set(['step-21-browser', 'step-21-gateway', 'step-21-greeter', 'step-21-words']));
   });
 
   it('wrote every picture a chapter shows, under the name the chapter uses', () => {

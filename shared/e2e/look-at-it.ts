@@ -1,7 +1,8 @@
 // The "look at it" half of the chapters, done in a real browser (Debian's Chromium, driven by
 // playwright-core) against a running stack: Zipkin finds step 19's failing request, its Logs
 // button opens the logs UI on that trace's records, the logs UI finds them by service too, and
-// Prometheus graphs a chapter's query with its exemplars. The end-to-end test runs it and checks
+// Prometheus graphs a chapter's query with its exemplars; and step 21's page, clicked, is one trace
+// in Zipkin from the browser to words. The end-to-end test runs it and checks
 // each page; `pnpm screenshots` runs the same code to write the pictures the chapters show.
 import { existsSync, mkdirSync } from 'node:fs';
 import { startStage } from '../harness/stage-runner.ts';
@@ -9,6 +10,7 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { SCREENSHOTS } from '../docs/screenshots.ts';
 import { logsUiUrl, URLS } from '../stack/urls.ts';
+import { clickThePage } from './browser-page.ts';
 
 /** The PromQL the metrics picture graphs: step 18's p95, on the span metrics (which carry exemplars). */
 export const EXEMPLAR_QUERY = 'histogram_quantile(0.95, sum by (le, span_name) (rate(traces_span_metrics_duration_milliseconds_bucket{service_name="step-19-logs", span_kind="SPAN_KIND_SERVER"}[5m])))';
@@ -151,6 +153,47 @@ export async function step19Traffic(): Promise<string> {
     return body.data.result.length > 0 ? true : undefined;
   });
   return traceId;
+}
+
+/**
+ * What the step 21 picture shows: the page clicked in Chromium (Greet me, then Fail), the stage
+ * started through its start script against the running stack. Resolves with the Greet me trace
+ * id once Zipkin holds that trace from all four services.
+ */
+export async function step21Traffic(): Promise<string> {
+  const browser = await launchChromium();
+  const stage = await startStage('step-21', { otlpEndpoint: URLS.otlpHttp });
+  let traceId: string;
+  try {
+    traceId = (await clickThePage(browser, stage.baseUrl)).greetTraceId;
+  } finally {
+    await stage.stop('SIGINT');
+    await browser.close();
+  }
+  await poll("the click's trace in Zipkin, from all four services", async () => {
+    const spans = (await (await fetch(`${URLS.zipkin}/api/v2/trace/${traceId}`, { signal: AbortSignal.timeout(5000) })).json()) as Array<{ localEndpoint?: { serviceName?: string } }>;
+    return new Set(spans.map((span) => span.localEndpoint?.serviceName)).size === 4 ? true : undefined;
+  });
+  return traceId;
+}
+
+/** Zipkin's page for step 21's trace `traceId`, pictured; resolves with the `service: span` rows it lists, in its order. */
+export async function lookAtTheBrowserTrace(traceId: string, outDir: string): Promise<string[]> {
+  mkdirSync(outDir, { recursive: true });
+  const browser = await launchChromium();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1200, height: 720 } })).newPage();
+    await page.goto(`${URLS.zipkin}/zipkin/traces/${traceId}`);
+    await page.getByText('step-21-words: handler - word').first().waitFor({ timeout: 15_000 });
+    // The browser's fetch span, selected: the CLIENT span whose traceparent the gateway continued.
+    await page.getByText('step-21-browser: get', { exact: true }).first().click();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(outDir, SCREENSHOTS.zipkinBrowserTrace) });
+    const lines = (await page.locator('body').innerText()).split('\n').map((line) => line.trim());
+    return lines.filter((line) => /^step-21-[a-z]+: /.test(line));
+  } finally {
+    await browser.close();
+  }
 }
 
 /** The records the logs UI lists, in its order (newest first), as `LEVEL message`. */

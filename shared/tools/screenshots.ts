@@ -7,7 +7,7 @@ import { relative } from 'node:path';
 import { REPO_ROOT } from '../repo.ts';
 import { waitForStack } from '../e2e/learner-stack.ts';
 import { SCREENSHOT_DIR, SCREENSHOTS } from '../docs/screenshots.ts';
-import { lookAtIt, step19Traffic } from '../e2e/look-at-it.ts';
+import { lookAtIt, lookAtTheBrowserTrace, step19Traffic, step21Traffic } from '../e2e/look-at-it.ts';
 import { fail, parseOrFail } from './cli.ts';
 
 const TOOL = 'screenshots';
@@ -25,7 +25,9 @@ try {
 try {
   const traceId = await step19Traffic();
   await lookAtIt(traceId, out);
-  console.log(`wrote ${Object.values(SCREENSHOTS).join(', ')} to ${relative(process.cwd(), out) || '.'} (step 19's GET /error, trace ${traceId})`);
+  const clicked = await step21Traffic();
+  await lookAtTheBrowserTrace(clicked, out);
+  console.log(`wrote ${Object.values(SCREENSHOTS).join(', ')} to ${relative(process.cwd(), out) || '.'} (step 19's GET /error, trace ${traceId}; step 21's Greet me, trace ${clicked})`);
 } catch (err) {
   fail(TOOL, (err as Error).message, 1);
 }

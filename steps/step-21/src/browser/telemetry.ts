@@ -10,7 +10,7 @@ import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { DocumentLoadInstrumentation } from '@opentelemetry/instrumentation-document-load';
 import { FetchInstrumentation } from '@opentelemetry/instrumentation-fetch';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, StackContextManager, TracerProvider, type Span } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, StackContextManager, TracerProvider, type Span } from '@opentelemetry/sdk-trace';
 import { ATTR_SERVICE_NAME, ATTR_URL_FULL } from '@opentelemetry/semantic-conventions';
 
 // The gateway's own origin: the page sends its spans there (POST /v1/traces), never to the
@@ -29,6 +29,9 @@ const provider = new TracerProvider({
     // moment a page can be relied on to run; pagehide, below, covers the browsers that skip it.
     // A batch stays under the 64 KiB a browser lets a page send while it is being closed.
     new BatchSpanProcessor({ exporter, scheduledDelayMillis: 1_000, maxExportBatchSize: 64 }),
+    // And each span to the browser's console as it ends (DevTools, Console), as the servers print
+    // theirs in the terminal.
+    new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }),
   ],
 });
 
