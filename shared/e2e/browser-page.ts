@@ -1,7 +1,7 @@
 // Step 21's page, driven in Chromium as a learner uses it: open it, click Greet me, then Fail,
 // read what the page shows (the answer and the click's trace id), and close it. The end-to-end
 // tests check what arrives from it; `pnpm screenshots` uses it to make the trace it pictures.
-import type { Browser } from 'playwright-core';
+import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 
 export interface Clicked {
   /** The trace id the page showed after each click. */
@@ -19,14 +19,25 @@ export interface ClickOptions {
   path?: string;
   /** Cookies the browser holds for the page's origin, sent with each of its requests. */
   cookies?: Record<string, string>;
-  /** Run in the page after the clicks, before it closes. */
-  inPage?: string;
+  /** A URL of another origin the page fetches between the two clicks. */
+  alsoFetch?: string;
   /** Ignore the page's Content-Security-Policy, which lets it reach its own origin only. */
   bypassCsp?: boolean;
 }
 
-/** Opens the page at `baseUrl`, clicks both buttons, and closes it (which flushes its spans). */
-export async function clickThePage(browser: Browser, baseUrl: string, { path = '/', cookies = {}, inPage, bypassCsp = false }: ClickOptions = {}): Promise<Clicked> {
+/** A span as the page's console exporter prints it when the span ends. */
+interface PrintedSpan {
+  name?: string;
+  traceId?: string;
+  attributes?: Record<string, unknown>;
+}
+
+/**
+ * Opens the page at `baseUrl`, clicks both buttons, and closes it as soon as the last span has
+ * ended, before the page's next scheduled export: what the last click recorded reaches the gateway
+ * only if closing the page sends it.
+ */
+export async function clickThePage(browser: Browser, baseUrl: string, { path = '/', cookies = {}, alsoFetch, bypassCsp = false }: ClickOptions = {}): Promise<Clicked> {
   const context = await browser.newContext({ bypassCSP: bypassCsp });
   try {
     await context.addCookies(Object.entries(cookies).map(([name, value]) => ({ name, value, url: baseUrl })));
@@ -37,18 +48,29 @@ export async function clickThePage(browser: Browser, baseUrl: string, { path = '
     page.on('request', (request) => {
       if (new URL(request.url()).pathname === '/v1/traces') posted.push(request.postData() ?? '');
     });
+    const loaded = ended(page, (span) => span.name === 'documentLoad');
     await page.goto(new URL(path, baseUrl).href, { waitUntil: 'load' });
+    await loaded;
     const click = async (button: string, status: string): Promise<[string, string]> => {
+      const printed: PrintedSpan[] = [];
+      const listen = (message: ConsoleMessage): void => void printedSpan(message).then((span) => span && printed.push(span));
+      page.on('console', listen);
       await page.click(`#${button}`);
       await page.waitForFunction((s) => document.querySelector('#answer')?.getAttribute('data-status') === s, status, { timeout: 15_000 });
-      return [(await page.textContent('#answer')) ?? '', (await page.textContent('#trace-id')) ?? ''];
+      const traceId = (await page.textContent('#trace-id')) ?? '';
+      // The fetch instrumentation ends its span a moment after the answer, once the browser has
+      // the request's timings (up to 300 ms).
+      await poll(() => printed.some((span) => span.name === 'GET' && span.traceId === traceId));
+      page.off('console', listen);
+      return [(await page.textContent('#answer')) ?? '', traceId];
     };
     const [greetAnswer, greetTraceId] = await click('greet', '200');
+    if (alsoFetch) {
+      const fetched = ended(page, (span) => span.attributes?.['url.full'] === alsoFetch);
+      await page.evaluate((url) => fetch(url).then((r) => r.text()), alsoFetch);
+      await fetched;
+    }
     const [failAnswer, failTraceId] = await click('fail', '500');
-    if (inPage) await page.evaluate(inPage);
-    // The fetch instrumentation ends its span a moment after the answer, once the browser has the
-    // request's timings (up to 300 ms): a page closed before that loses the span, as the chapter says.
-    await page.waitForTimeout(1_000);
     if (failures.length > 0) throw new Error(`the page threw: ${failures.join('; ')}`);
     // Closing it is what sends the last batch: the page's pagehide and visibilitychange handlers.
     await page.close({ runBeforeUnload: true });
@@ -57,5 +79,32 @@ export async function clickThePage(browser: Browser, baseUrl: string, { path = '
     return { greetTraceId, failTraceId, greetAnswer, failAnswer, posted };
   } finally {
     await context.close();
+  }
+}
+
+/** The span a console message prints, if it is one (the console exporter prints an object with a traceId). */
+async function printedSpan(message: ConsoleMessage): Promise<PrintedSpan | undefined> {
+  const value = (await message.args()[0]?.jsonValue().catch(() => undefined)) as PrintedSpan | undefined;
+  return value && typeof value === 'object' && typeof value.traceId === 'string' ? value : undefined;
+}
+
+/** Resolves once the page has printed a span that `matches`. */
+function ended(page: Page, matches: (span: PrintedSpan) => boolean, timeoutMs = 15_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the page printed no such span within ${timeoutMs} ms`)), timeoutMs);
+    const listen = (message: ConsoleMessage): void =>
+      void printedSpan(message).then((span) => {
+        if (!span || !matches(span)) return;
+        page.off('console', listen);
+        clearTimeout(timer);
+        resolve();
+      });
+    page.on('console', listen);
+  });
+}
+
+async function poll(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  for (const deadline = Date.now() + timeoutMs; !check(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > deadline) throw new Error(`the page printed no span for its fetch within ${timeoutMs} ms`);
   }
 }

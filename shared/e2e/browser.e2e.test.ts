@@ -52,7 +52,7 @@ describe('step 21 in Chromium: one click, one trace, from the browser to words (
         cookies: { session: 'c00kie-PAGE-SECRET' },
         // The page's Content-Security-Policy refuses any other origin outright; without it, this
         // shows what the fetch instrumentation itself would send there.
-        inPage: `fetch(${JSON.stringify(otherUrl)}).then((r) => r.text())`,
+        alsoFetch: otherUrl,
         bypassCsp: true,
       });
       // The page's last batch, sent as it closed, reaches the collector through the gateway.
@@ -72,6 +72,13 @@ describe('step 21 in Chromium: one click, one trace, from the browser to words (
     const chapter = readFileSync(join(REPO_ROOT, 'steps', 'step-21', 'README.md'), 'utf8');
     const block = /<!-- e2e: click greet -->\n```text\n([\s\S]*?)\n```/.exec(chapter)?.[1];
     expect(block?.split('\n'), 'the chapter has the block').toEqual(rendered);
+  });
+
+  it("closing the page sends what it still held: the last click's spans, ended just before it closed", () => {
+    // clickThePage closes the page as soon as the Fail fetch span has ended, before the next
+    // scheduled export (every second): only the flush on pagehide/visibilitychange sends it.
+    const last = traceOf(clicked.failTraceId).filter((s) => service(s) === 'step-21-browser');
+    expect(last.map((s) => s.name).sort()).toEqual(['GET', 'click fail']);
   });
 
   it('the page shows the greeting and the failure, each with the trace id of its click', () => {

@@ -15,7 +15,7 @@
 import rateLimit from '@fastify/rate-limit';
 import { context, propagation } from '@opentelemetry/api';
 import { suppressTracing } from '@opentelemetry/core';
-import { build } from 'esbuild';
+import { build, stop } from 'esbuild';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { readFileSync } from 'node:fs';
 import { env } from './environment.ts';
@@ -56,10 +56,13 @@ export function thePage(reply: FastifyReply): string {
   return tracing ? page : page.replace(/ *<script type="module" src="\/telemetry.js"><\/script>\n/, '');
 }
 
-/** The gateway's routes for the browser: the two scripts, bundled as it starts, and POST /v1/traces. */
-export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { withoutSecrets: (text: string) => string }): Promise<void> {
+/**
+ * The page's two scripts, bundled in memory by esbuild: TypeScript to one file per script, with the
+ * npm packages it imports, and a source map each for DevTools. Nothing built is committed or
+ * written to disk. Resolves with each file's text by its path.
+ */
+async function bundled(): Promise<Map<string, string>> {
   const started = performance.now();
-  // Bundled in memory by esbuild: TypeScript to one file per script, with the npm packages it imports.
   const { outputFiles } = await build({
     entryPoints: { telemetry: new URL('./browser/telemetry.ts', import.meta.url).pathname, app: new URL('./browser/app.ts', import.meta.url).pathname },
     bundle: true,
@@ -72,13 +75,29 @@ export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { 
     sourcemap: 'linked',
     logLevel: 'silent',
   });
+  // esbuild builds in a process of its own, which would otherwise stay for the gateway's lifetime.
+  await stop();
   const files = new Map(outputFiles.map((file) => [file.path.replace(/^.*\//, '/'), file.text]));
   const size = (name: string): string => `${(Buffer.byteLength(files.get(name)!) / 1024).toFixed(0)} KiB`;
   // On the terminal, like "listening on": a start-up figure for the learner, not a log record.
   console.log(`page scripts bundled by esbuild in ${(performance.now() - started).toFixed(0)} ms: telemetry.js ${size('/telemetry.js')}, app.js ${size('/app.js')}`);
-  for (const [path, text] of files) {
-    // Not logged one by one either, as they are not traced (src/telemetry.ts).
+  return files;
+}
+
+/** The gateway's routes for the browser: the two scripts and their maps, and POST /v1/traces. */
+export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { withoutSecrets: (text: string) => string }): Promise<void> {
+  // Built while the gateway starts listening, not before: the API answers at once, and a script
+  // asked for in the meantime waits for the bundle. A build that fails is a 500 for the scripts,
+  // with esbuild's message; the API keeps serving.
+  const scripts = bundled();
+  scripts.catch((err: Error) =>
+    // Ctrl+C reaches esbuild's process too, which then says it "was stopped": not a failure.
+    console.error(/service was stopped/.test(err.message) ? "stopped before the page's scripts were bundled" : `could not bundle the page's scripts: ${err.message}`),
+  );
+  for (const path of ['/telemetry.js', '/app.js', '/telemetry.js.map', '/app.js.map']) {
+    // Not logged one by one, as they are not traced (src/telemetry.ts).
     app.get(path, { logLevel: 'warn' }, async function script(_request, reply) {
+      const text = (await scripts).get(path)!;
       return reply.type(path.endsWith('.map') ? 'application/json' : 'text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(text);
     });
   }
