@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { REPO_ROOT } from '../repo.ts';
 
-const lock = parse(readFileSync(join(REPO_ROOT, 'pnpm-lock.yaml'), 'utf8')) as { packages: Record<string, unknown> };
+const lock = parse(readFileSync(join(REPO_ROOT, 'pnpm-lock.yaml'), 'utf8')) as { packages: Record<string, unknown>; snapshots: Record<string, { dependencies?: Record<string, string> }> };
 const catalog = (parse(readFileSync(join(REPO_ROOT, 'pnpm-workspace.yaml'), 'utf8')) as { catalog: Record<string, string> }).catalog;
 
 /** name -> every version of it in the lockfile. */
@@ -38,5 +38,20 @@ describe('one version line', () => {
     const core = ['sdk-node', 'configuration', 'otlp-grpc-exporter-base', 'exporter-trace-otlp-proto', 'exporter-metrics-otlp-http', 'exporter-logs-otlp-http', 'instrumentation-http'];
     for (const name of core) expect([...installed.get(`@opentelemetry/${name}`)!], name).toEqual([line]);
     expect([...installed.get('@opentelemetry/instrumentation-grpc')!]).toEqual(['0.300.0']);
+  });
+
+  it("puts step 21's browser packages, which pin the 3.0.0 SDK, on the catalog's line", () => {
+    // Each browser package's own dependencies, as the lockfile resolved them (overrides applied).
+    const resolved = (name: string): Record<string, string> => {
+      const key = Object.keys(lock.snapshots).find((k) => k.startsWith(`${name}@`));
+      expect(key, name).toBeDefined();
+      return lock.snapshots[key!]!.dependencies ?? {};
+    };
+    for (const name of ['@opentelemetry/instrumentation-fetch', '@opentelemetry/instrumentation-document-load', '@opentelemetry/web-common']) {
+      const deps = resolved(name);
+      expect(deps['@opentelemetry/core']?.split('(')[0], name).toBe(catalog['@opentelemetry/core']);
+      if (deps['@opentelemetry/instrumentation']) expect(deps['@opentelemetry/instrumentation'].split('(')[0], name).toBe(catalog['@opentelemetry/instrumentation']);
+      if (deps['@opentelemetry/sdk-trace']) expect(deps['@opentelemetry/sdk-trace'].split('(')[0], name).toBe(catalog['@opentelemetry/sdk-trace']);
+    }
   });
 });
