@@ -8,3 +8,5 @@ export { describeEnvironmentConventions, describeLogSecrets } from './convention
 export { exportedText, foundIn, leaked, runStage } from './run.ts';
 export type { RunOptions, StageRequest, StageRun } from './run.ts';
 export { describeOutsideConventions, inConventions, itNamesWhatIsOutsideConventions, outsideConventions, APP_NAMESPACE } from './semconv.ts';
+export { arrived, itKeepsItsPromises, named, runLesson, spansOfRequest, verdicts } from './promises.ts';
+export type { Lesson, Promised, Verdict } from './promises.ts';

@@ -2,7 +2,7 @@
 // with an OTLP receiver as its collector, send the requests in order, stop it with a signal (Ctrl+C
 // by default), and keep what it exported and printed for the test to read.
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
-import { startStage, type StageExit, type StageOptions } from './stage-runner.ts';
+import { startStage, type RunningStage, type StageExit, type StageOptions } from './stage-runner.ts';
 
 export interface StageRequest {
   path: string;
@@ -14,6 +14,8 @@ export interface RunOptions extends Omit<StageOptions, 'otlpEndpoint'> {
   requests: Array<string | StageRequest>;
   /** How the run ends: SIGINT is Ctrl+C. */
   signal?: NodeJS.Signals;
+  /** Run after the requests, before the stop (a browser, a POST); what it resolves with is the run's `during`. */
+  during?: (stage: RunningStage) => Promise<unknown>;
 }
 
 export interface StageRun {
@@ -25,6 +27,8 @@ export interface StageRun {
   statuses: number[];
   /** When each request was sent, in Unix nanoseconds: the spans started from one to the next are its own. */
   sentAt: bigint[];
+  /** What `during` resolved with. */
+  during?: unknown;
   /** The spans whose parent is `parent`. */
   children(parent: ReceivedSpan): ReceivedSpan[];
   /** Which of `secrets` appear anywhere: in any exported signal or in the console output, as text or as bytes. */
@@ -32,7 +36,7 @@ export interface StageRun {
   close(): Promise<void>;
 }
 
-export async function runStage(stageName: string, { requests, signal = 'SIGINT', ...options }: RunOptions): Promise<StageRun> {
+export async function runStage(stageName: string, { requests, signal = 'SIGINT', during, ...options }: RunOptions): Promise<StageRun> {
   const receiver = await startOtlpReceiver();
   try {
     const stage = await startStage(stageName, { ...options, otlpEndpoint: receiver.url });
@@ -45,8 +49,16 @@ export async function runStage(stageName: string, { requests, signal = 'SIGINT',
       // Keeps each request's spans apart in time from the next request's.
       await new Promise((r) => setTimeout(r, 20));
     }
+    let found: unknown;
+    try {
+      found = await during?.(stage);
+    } catch (err) {
+      await stage.stop(signal);
+      throw err;
+    }
     const exit = await stage.stop(signal);
     return {
+      during: found,
       receiver,
       exit,
       paths: requests.map((request) => (typeof request === 'string' ? request : request.path)),

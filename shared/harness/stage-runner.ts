@@ -3,7 +3,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import psList from 'ps-list';
 
 export { REPO_ROOT } from '../repo.ts';
@@ -16,6 +17,12 @@ export interface StageOptions {
   otlpEndpoint?: string;
   env?: Record<string, string>;
   startTimeoutMs?: number;
+  /**
+   * A package folder outside steps/ (a learner's exercise): its start script runs in it directly,
+   * with the workspace's node_modules/.bin first on the PATH, as pnpm runs a script, but without
+   * pnpm, which would first install the exercise into the workspace's lockfile.
+   */
+  dir?: string;
 }
 
 export interface StageResponse {
@@ -56,6 +63,13 @@ function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, FORCE_COLOR: '0', NO_COLOR: '1', NODE_COMPILE_CACHE: join(REPO_ROOT, 'node_modules', '.cache', 'node-compile'), ...extra };
 }
 
+/** The package's script `name`, as its package.json says it. */
+function scriptOf(dir: string, name: string): string {
+  const scripts = (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts?: Record<string, string> }).scripts ?? {};
+  if (!scripts[name]) throw new Error(`${join(dir, 'package.json')} has no "${name}" script`);
+  return scripts[name];
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -86,10 +100,16 @@ function killAll(pnpmPid: number, nodePids: number[]): void {
 }
 
 export async function startStage(stage: string, options: StageOptions = {}): Promise<RunningStage> {
-  const { script = 'start', otlpEndpoint, env = {}, startTimeoutMs = 30_000 } = options;
-  const child: ChildProcess = spawn('pnpm', ['--filter', stage, 'run', script], {
-    cwd: REPO_ROOT,
-    env: cleanEnv({ PORT: '0', ...(otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint } : {}), ...env }),
+  const { script = 'start', otlpEndpoint, env = {}, startTimeoutMs = 30_000, dir } = options;
+  const stageEnv = cleanEnv({ PORT: '0', ...(otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint } : {}), ...env });
+  const [command, args, cwd] = dir
+    ? // exec: the shell becomes the command, whose exit code (and signal handling) is the run's, as under pnpm.
+      ['sh', ['-c', `exec ${scriptOf(dir, script)}`], dir]
+    : ['pnpm', ['--filter', stage, 'run', script], REPO_ROOT];
+  if (dir) stageEnv.PATH = [join(dir, 'node_modules', '.bin'), join(REPO_ROOT, 'node_modules', '.bin'), stageEnv.PATH].join(delimiter);
+  const child: ChildProcess = spawn(command, args, {
+    cwd,
+    env: stageEnv,
     // Its own process group, as a terminal gives a foreground job: Ctrl+C reaches that group.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -120,7 +140,7 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
     child.stdout!.on('data', onData);
     // 'close', not 'exit': only then has everything the stage printed on its way out arrived.
     child.once('close', onExit);
-    child.once('error', (err) => finish(new Error(`could not run pnpm (is it on PATH?): ${err.message}`)));
+    child.once('error', (err) => finish(new Error(`could not run ${command} (is it on PATH?): ${err.message}`)));
   });
 
   return {

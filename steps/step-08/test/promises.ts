@@ -1,0 +1,74 @@
+// What chapter 8 promises its code emits, one line each in the chapter's words: held by this
+// stage's test against the reference, and by `pnpm check 08` against a learner's exercise.
+import { arrived, named, spansOfRequest, type Lesson } from '@otel-steps/shared/harness';
+
+const APP = 'src/app.ts, "What changed since step 6"';
+const TELEMETRY = 'src/telemetry.ts, "What changed since step 6"';
+
+export const lesson: Lesson = {
+  stage: 'step-08',
+  // Batches held for a minute: the spans reach the receiver through the flush on Ctrl+C, or never.
+  run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/healthz'] },
+  promises: [
+    {
+      says: 'a span named `hello` for `GET /`',
+      look: APP,
+      check: (run) => (spansOfRequest(run, 0).some((s) => s.name === 'hello') ? undefined : `for GET /: ${arrived(run)}`),
+    },
+    {
+      says: 'a span named `fail` for `GET /error`, with status ERROR and an `exception` event',
+      look: `${APP}: recordException and setStatus`,
+      check: (run) => {
+        const fail = named(run, 'fail')[0];
+        if (!fail) return `no span named fail; ${arrived(run)}`;
+        if (fail.status.code !== 2) return `fail has status ${['UNSET', 'OK', 'ERROR'][fail.status.code]}, not ERROR`;
+        return fail.events.some((e) => e.name === 'exception') ? undefined : `fail has the events [${fail.events.map((e) => e.name).join(', ')}], no exception`;
+      },
+    },
+    {
+      says: 'each request is a trace of its own: `hello` and `fail` have no parent',
+      look: APP,
+      check: (run) => {
+        const spans = [...named(run, 'hello'), ...named(run, 'fail')];
+        const children = spans.filter((s) => s.parentSpanId !== '');
+        return spans.length > 0 && children.length === 0 ? undefined : spans.length === 0 ? arrived(run) : `${children.map((s) => s.name).join(', ')} has a parent`;
+      },
+    },
+    {
+      says: 'the spans name their service in the resource (`service.name`), not unknown_service',
+      look: `${TELEMETRY}: the resource`,
+      check: (run) => {
+        const names = [...new Set(run.receiver.spans.map((s) => String(s.resource['service.name'])))];
+        if (names.length === 0) return arrived(run);
+        return names.some((n) => n.startsWith('unknown_service')) ? `service.name is ${names.join(', ')}` : undefined;
+      },
+    },
+    {
+      says: 'no span is lost on Ctrl+C: what the batch holds is flushed on the way out, and the app exits 0',
+      look: `${TELEMETRY}: shutting the provider down`,
+      check: (run) => {
+        if (run.exit.code !== 0) return `the app exited with code ${run.exit.code} on Ctrl+C`;
+        const missing = ['hello', 'fail'].filter((name) => named(run, name).length === 0);
+        return missing.length === 0 ? undefined : `after Ctrl+C, no ${missing.join(' and no ')} span arrived (${arrived(run)})`;
+      },
+    },
+    {
+      says: '`hello` records the event `greeting.built`',
+      look: `${APP}: addEvent`,
+      extra: true,
+      check: (run) => (named(run, 'hello')[0]?.events.some((e) => e.name === 'greeting.built') ? undefined : 'no greeting.built event on hello'),
+    },
+    {
+      says: '`/healthz` makes no span',
+      look: APP,
+      extra: true,
+      check: (run) => (spansOfRequest(run, 2).length === 0 ? undefined : `GET /healthz made ${spansOfRequest(run, 2).map((s) => s.name).join(', ')}`),
+    },
+    {
+      says: 'every span is also printed on the console',
+      look: `${TELEMETRY}: the console exporter`,
+      extra: true,
+      check: (run) => (/name: 'hello'/.test(run.exit.output) ? undefined : 'no span printed on the console'),
+    },
+  ],
+};
