@@ -10,3 +10,4 @@ export type { RunOptions, StageRequest, StageRun } from './run.ts';
 export { describeOutsideConventions, inConventions, itNamesWhatIsOutsideConventions, outsideConventions, APP_NAMESPACE } from './semconv.ts';
 export { arrived, itKeepsItsPromises, named, runLesson, spansOfRequest, verdicts } from './promises.ts';
 export type { Lesson, Promised, Verdict } from './promises.ts';
+export { clickInChromium } from './browser.ts';

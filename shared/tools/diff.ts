@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fail, painter, parseOrFail, wantsColor } from './cli.ts';
+import { EXERCISES_DIR } from './exercises.ts';
 import { listStages } from './stages.ts';
 
 const TOOL = 'diff';
@@ -14,7 +15,7 @@ const HELP = `Usage: pnpm diff [options] <stage> <stage> [-- <path>...]
 
 Shows what changed from the first stage to the second: the stage folders' files, with paths
 relative to the stage (a/src/app.ts is the first stage's, b/src/app.ts the second's).
-A stage is 06, 6 or step-06. Paths (e.g. -- src) limit the diff to those files or folders.
+A stage is 06, 6 or step-06; an exercise (pnpm exercise 08) is exercise-08. Paths (e.g. -- src) limit the diff to those files or folders.
 
 Not shown: README.md, telemetry.txt, the tests (test/), node_modules, lockfiles, logs, and the name, description
 and version lines of package.json, which differ between every two stages.
@@ -39,6 +40,15 @@ const IGNORED_SUMMARY = 'README.md, telemetry.txt, test/, node_modules, lockfile
 const stepsRoot = process.env.OTEL_STEPS_ROOT
   ? resolve(process.env.OTEL_STEPS_ROOT)
   : fileURLToPath(new URL('../../steps/', import.meta.url));
+
+/** An exercise (exercise-08): the learner's copy in exercises/step-08, diffed like a stage. */
+function resolveExercise(arg: string): string | undefined {
+  const number = /^exercise-(\d\d)$/.exec(arg)?.[1];
+  if (!number) return undefined;
+  const dir = join(EXERCISES_DIR, `step-${number}`);
+  if (!existsSync(dir)) fail(TOOL, `no exercise ${arg} yet: pnpm exercise ${number} starts it`);
+  return dir;
+}
 
 function resolveStage(arg: string, stages: string[]): string {
   const match = /^(?:step-)?(\d+)$/.exec(arg);
@@ -148,9 +158,12 @@ function main(): void {
 
   if (!existsSync(stepsRoot)) fail(TOOL, `no stages folder at ${stepsRoot}`);
   const stages = listStages(stepsRoot).map((stage) => stage.name);
-  const stageA = resolveStage(first, stages);
-  const stageB = resolveStage(second, stages);
-  const dirOf = (side: 'a' | 'b') => join(stepsRoot, side === 'a' ? stageA : stageB);
+  const exerciseA = resolveExercise(first);
+  const exerciseB = resolveExercise(second);
+  if ((exerciseA || exerciseB) && values.telemetry) fail(TOOL, 'an exercise has no telemetry snapshot: pnpm check NN shows what it emits');
+  const stageA = exerciseA ? first : resolveStage(first, stages);
+  const stageB = exerciseB ? second : resolveStage(second, stages);
+  const dirOf = (side: 'a' | 'b') => (side === 'a' ? (exerciseA ?? join(stepsRoot, stageA)) : (exerciseB ?? join(stepsRoot, stageB)));
 
   if (values.telemetry) {
     const missing = [stageA, stageB]

@@ -1,6 +1,7 @@
 // Boots step-08 with its real start script and checks the spans that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  itKeepsItsPromises,
   describeEnvironmentConventions,
   itMatchesTelemetrySnapshot,
   runStage,
@@ -13,6 +14,7 @@ import {
   type StageExit,
   type StageRun,
 } from '@otel-steps/shared/harness';
+import { lesson } from './promises.ts';
 
 const SERVICE_NAME = 'step-08-manual';
 
@@ -122,3 +124,5 @@ describe('step-08: stopping', () => {
 
 describeEnvironmentConventions('step-08', { span: 'hello' });
 
+// The chapter's promises, as pnpm check 08 holds a learner's exercise to them.
+itKeepsItsPromises(lesson);

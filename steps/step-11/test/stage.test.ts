@@ -1,6 +1,7 @@
 // Boots step-11 with its real start script and checks the spans that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  itKeepsItsPromises,
   describeEnvironmentConventions,
   itMatchesTelemetrySnapshot,
   itNamesWhatIsOutsideConventions,
@@ -12,6 +13,7 @@ import {
   type StageExit,
   type StageRun,
 } from '@otel-steps/shared/harness';
+import { lesson } from './promises.ts';
 
 const SERVICE_NAME = 'step-11-contrib';
 const SECRET_TOKEN = 'Bearer s3cret-token-that-must-not-leak';
@@ -184,3 +186,5 @@ describe('step-11: what a stranger can send, and closing the terminal', () => {
 
 describeEnvironmentConventions('step-11', { span: 'GET /' });
 
+// The chapter's promises, as pnpm check 11 holds a learner's exercise to them.
+itKeepsItsPromises(lesson);

@@ -1,6 +1,7 @@
 // Boots step-14 with its real start scripts and checks the spans that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  itKeepsItsPromises,
   describeEnvironmentConventions,
   itMatchesTelemetrySnapshot,
   itNamesWhatIsOutsideConventions,
@@ -12,6 +13,7 @@ import {
   type StageExit,
   type StageRun,
 } from '@otel-steps/shared/harness';
+import { lesson } from './promises.ts';
 
 // The batch processor would wait a minute before sending: every span that arrives was flushed
 // by the SDK's own exit hook when the stage stopped.
@@ -223,3 +225,6 @@ describe(`step-14 with head sampling: ${HEAD_SAMPLING}`, () => {
     }
   });
 });
+
+// The chapter's promises, as pnpm check 14 holds a learner's exercise to them.
+itKeepsItsPromises(lesson);

@@ -1,6 +1,7 @@
 // Boots step-18 with its real start script and checks the spans and metrics that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  itKeepsItsPromises,
   describeEnvironmentConventions,
   itMatchesTelemetrySnapshot,
   itNamesWhatIsOutsideConventions,
@@ -13,6 +14,7 @@ import {
   type StageExit,
   type StageRun,
 } from '@otel-steps/shared/harness';
+import { lesson } from './promises.ts';
 
 const SERVICE_NAME = 'step-18-metrics';
 const SECRET_TOKEN = 'Bearer s3cret-token-that-must-not-leak';
@@ -255,3 +257,5 @@ describe('step-18: metrics', () => {
 
 describeEnvironmentConventions('step-18', { span: 'GET /', metrics: true });
 
+// The chapter's promises, as pnpm check 18 holds a learner's exercise to them.
+itKeepsItsPromises(lesson);

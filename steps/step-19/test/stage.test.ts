@@ -1,6 +1,7 @@
 // Boots step-19 with its real start script and checks the spans, metrics and logs that arrive over OTLP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  itKeepsItsPromises,
   APP_NAMESPACE,
   describeEnvironmentConventions,
   itMatchesTelemetrySnapshot,
@@ -15,6 +16,7 @@ import {
   type StageExit,
   type StageRun,
 } from '@otel-steps/shared/harness';
+import { lesson } from './promises.ts';
 
 const SERVICE_NAME = 'step-19-logs';
 const SECRET_TOKEN = 'Bearer s3cret-token-that-must-not-leak';
@@ -345,3 +347,5 @@ describe('step-19: metrics', () => {
 
 describeEnvironmentConventions('step-19', { span: 'GET /', metrics: true, logs: true });
 
+// The chapter's promises, as pnpm check 19 holds a learner's exercise to them.
+itKeepsItsPromises(lesson);

@@ -3,6 +3,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  itKeepsItsPromises,
   describeEnvironmentConventions,
   itMatchesTelemetrySnapshot,
   runStage,
@@ -13,6 +14,7 @@ import {
   type ReceivedSpan,
   type StageRun,
 } from '@otel-steps/shared/harness';
+import { lesson } from './promises.ts';
 
 const SERVICES = ['step-20-gateway', 'step-20-greeter', 'step-20-words'];
 
@@ -143,3 +145,5 @@ describe('step-20: one service cannot start', () => {
 
 describeEnvironmentConventions('step-20', { span: 'GET /', metrics: true, logs: true, services: 3 });
 
+// The chapter's promises, as pnpm check 20 holds a learner's exercise to them.
+itKeepsItsPromises(lesson);

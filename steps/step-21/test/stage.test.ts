@@ -6,6 +6,7 @@
 import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  itKeepsItsPromises,
   startOtlpReceiver,
   type OtlpReceiver,
   type RunningStage,
@@ -20,6 +21,7 @@ import {
   type ReceivedSpan,
   type StageRun,
 } from '@otel-steps/shared/harness';
+import { lesson } from './promises.ts';
 
 const SERVICES = ['step-21-gateway', 'step-21-greeter', 'step-21-words'];
 
@@ -267,3 +269,5 @@ describe('step-21: the page, and the route its spans arrive by', () => {
 
 describeEnvironmentConventions('step-21', { span: 'GET /', metrics: true, logs: true, services: 3 });
 
+// The chapter's promises, as pnpm check 21 holds a learner's exercise to them.
+itKeepsItsPromises(lesson);

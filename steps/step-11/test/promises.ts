@@ -1,0 +1,65 @@
+// What chapter 11 promises its code emits, one line each in the chapter's words: held by this
+// stage's test against the reference, and by `pnpm check 11` against a learner's exercise.
+import { arrived, spansOfRequest, SpanKind, type Lesson, type ReceivedSpan, type StageRun } from '@otel-steps/shared/harness';
+
+const TELEMETRY = 'src/telemetry.ts, "What changed since step 8": the instrumentations';
+const server = (run: StageRun, index: number): ReceivedSpan | undefined => spansOfRequest(run, index).find((s) => s.kind === SpanKind.SERVER);
+
+export const lesson: Lesson = {
+  stage: 'step-11',
+  run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/nope', '/healthz', '/?token=tok-CHECK-11&lang=en'] },
+  promises: [
+    {
+      says: 'a `server` span named `GET /` for `GET /`, from `@opentelemetry/instrumentation-http`',
+      look: TELEMETRY,
+      check: (run) => {
+        const span = server(run, 0);
+        if (!span) return `for GET /: no server span; ${arrived(run)}`;
+        if (span.name !== 'GET /') return `the server span is named ${span.name}`;
+        return span.scope.name === '@opentelemetry/instrumentation-http' ? undefined : `it comes from ${span.scope.name}`;
+      },
+    },
+    {
+      says: "under it, Fastify's `request` span and the route's `handler - hello`, from `@fastify/otel`",
+      look: `${TELEMETRY}: FastifyOtelInstrumentation`,
+      check: (run) => {
+        const spans = spansOfRequest(run, 0);
+        const root = server(run, 0);
+        const request = spans.find((s) => s.name === 'request' && s.parentSpanId === root?.spanId);
+        const handler = spans.find((s) => s.name === 'handler - hello' && s.parentSpanId === request?.spanId);
+        return request && handler ? undefined : `for GET /: ${spans.map((s) => s.name).join(', ') || 'no spans'}`;
+      },
+    },
+    {
+      says: 'the server span of `GET /error` has status ERROR and `http.response.status_code` 500',
+      look: TELEMETRY,
+      check: (run) => {
+        const span = server(run, 1);
+        if (!span) return `for GET /error: no server span; ${arrived(run)}`;
+        return span.status.code === 2 && span.attributes['http.response.status_code'] === 500 ? undefined : `status ${span.status.code}, http.response.status_code ${span.attributes['http.response.status_code']}`;
+      },
+    },
+    {
+      says: 'the server span names the route (`http.route=/`), and a 404 (`GET /nope`) has a server span without one',
+      look: TELEMETRY,
+      check: (run) => {
+        const [ok, missing] = [server(run, 0), server(run, 2)];
+        if (!ok || !missing) return `no server span for ${!ok ? 'GET /' : 'GET /nope'}`;
+        if (ok.attributes['http.route'] !== '/') return `GET /: http.route is ${ok.attributes['http.route']}`;
+        return missing.attributes['http.route'] === undefined ? undefined : `GET /nope: http.route is ${missing.attributes['http.route']}`;
+      },
+    },
+    {
+      says: '`/healthz` makes no span',
+      look: TELEMETRY,
+      extra: true,
+      check: (run) => (spansOfRequest(run, 3).length === 0 ? undefined : `GET /healthz made ${spansOfRequest(run, 3).length} spans`),
+    },
+    {
+      says: 'a token in the query is masked in `url.query`',
+      look: `${TELEMETRY}: redactedQueryParamsServer`,
+      extra: true,
+      check: (run) => (server(run, 4)?.attributes['url.query'] === 'token=REDACTED&lang=en' ? undefined : `url.query is ${server(run, 4)?.attributes['url.query']}`),
+    },
+  ],
+};
