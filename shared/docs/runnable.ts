@@ -24,6 +24,7 @@ export type Runner =
   | { kind: 'offline' }
   | { kind: 'stack' }
   | { kind: 'ci'; where: string }
+  | { kind: 'exercise' }
   | { kind: 'unknown' };
 
 // Ports of the stack (collector, Jaeger, Zipkin, Prometheus, VictoriaLogs) and of the stages.
@@ -112,6 +113,9 @@ export function parseChapter(path: string, markdown = readFileSync(path, 'utf8')
 export function runnerOf(command: string): Runner {
   const words = command.split(/\s+/);
   if (CI_COMMANDS[command]) return { kind: 'ci', where: CI_COMMANDS[command]! };
+  // A chapter's exercise: shared/tools/exercises.test.ts runs these for every stage after 06, and
+  // checks that each chapter names its own.
+  if (/^pnpm exercise \d\d( --reset)?$|^pnpm check \d\d$|^pnpm check --all$|^pnpm --filter exercise-\d\d start$|^pnpm diff exercise-\d\d \d\d$/.test(command)) return { kind: 'exercise' };
   const filter = /^pnpm --filter (\S+) (start\S*)$/.exec(command);
   if (filter) return { kind: 'stage', stage: filter[1]!, script: filter[2]! };
   if (words[0] === 'curl') {

@@ -105,6 +105,6 @@ function ended(page: Page, matches: (span: PrintedSpan) => boolean, timeoutMs = 
 
 async function poll(check: () => boolean, timeoutMs = 10_000): Promise<void> {
   for (const deadline = Date.now() + timeoutMs; !check(); await new Promise((r) => setTimeout(r, 20))) {
-    if (Date.now() > deadline) throw new Error(`the page printed no span for its fetch within ${timeoutMs} ms`);
+    if (Date.now() > deadline) throw new Error(`no fetch span in the trace of the click within ${timeoutMs} ms (is fetch called before the click's first await?)`);
   }
 }

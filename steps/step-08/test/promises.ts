@@ -1,6 +1,6 @@
 // What chapter 8 promises its code emits, one line each in the chapter's words: held by this
 // stage's test against the reference, and by `pnpm check 08` against a learner's exercise.
-import { arrived, named, spansOfRequest, type Lesson } from '@otel-steps/shared/harness';
+import { arrived, named, SpanKind, spansOfRequest, type Lesson } from '@otel-steps/shared/harness';
 
 const APP = 'src/app.ts, "What changed since step 6"';
 const TELEMETRY = 'src/telemetry.ts, "What changed since step 6"';
@@ -11,9 +11,13 @@ export const lesson: Lesson = {
   run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/healthz'] },
   promises: [
     {
-      says: 'a span named `hello` for `GET /`',
+      says: 'a span named `hello` for `GET /`, of kind internal (the app\'s own work, not the HTTP server\'s)',
       look: APP,
-      check: (run) => (spansOfRequest(run, 0).some((s) => s.name === 'hello') ? undefined : `for GET /: ${arrived(run)}`),
+      check: (run) => {
+        const hello = spansOfRequest(run, 0).find((s) => s.name === 'hello');
+        if (!hello) return `for GET /: ${arrived(run)}`;
+        return hello.kind === SpanKind.INTERNAL ? undefined : `hello is of kind ${Object.keys(SpanKind).find((k) => SpanKind[k as keyof typeof SpanKind] === hello.kind)?.toLowerCase()}`;
+      },
     },
     {
       says: 'a span named `fail` for `GET /error`, with status ERROR and an `exception` event',

@@ -41,6 +41,8 @@ async function during(stage: RunningStage): Promise<Found> {
     own: await post(new URL(stage.baseUrl).origin),
     other: await post('http://elsewhere.example'),
   };
+  // No page, nothing to click: the first promise already says so.
+  if (!found.page.type.startsWith('text/html')) return { ...found, clicked: 'no page to click: GET / did not answer a browser with the page' };
   return { ...found, clicked: await clickInChromium(stage.baseUrl).catch((err: Error) => `the page failed: ${err.message.split('\n')[0]}`) };
 }
 const found = (run: StageRun): Found => run.during as Found;

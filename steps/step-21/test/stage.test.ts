@@ -208,7 +208,8 @@ describe('step-21: the page, and the route its spans arrive by', () => {
     const telemetry = (await stage.get('/telemetry.js')).body;
     expect(telemetry).not.toMatch(/from"node:|require\("node:/);
     expect(telemetry).toContain('/v1/traces');
-    expect(stage.output()).toMatch(/\[gateway\] .*page scripts bundled by esbuild in \d+ ms: telemetry\.js \d+ KiB, app\.js \d+ KiB/);
+    // Polled: a line reaches this test through the launcher's pipe a moment after it is written.
+    await expect.poll(() => stage.output()).toMatch(/\[gateway\] .*page scripts bundled by esbuild in \d+ ms: telemetry\.js \d+ KiB, app\.js \d+ KiB/);
   });
 
   it('forwards a page\'s spans to the collector as step-21-browser, whatever service.name the page claimed, and says so', async () => {
@@ -217,7 +218,7 @@ describe('step-21: the page, and the route its spans arrive by', () => {
     const forged = browserSpans().find((s) => s.name === 'forged span')!;
     expect(forged.resource).toEqual({ 'service.name': 'step-21-browser' });
     expect(receiver.spans.filter((s) => s.name === 'forged span' && s.resource['service.name'] !== 'step-21-browser')).toEqual([]);
-    expect(stage.output()).toContain('a page sent spans as service.name \\"step-21-gateway\\": forwarded as step-21-browser');
+    await expect.poll(() => stage.output()).toContain('a page sent spans as service.name \\"step-21-gateway\\": forwarded as step-21-browser');
   });
 
   it('holds each span to the servers\' limits, and masks the query secrets in it', async () => {
@@ -244,7 +245,7 @@ describe('step-21: the page, and the route its spans arrive by', () => {
     expect(await other.json()).toEqual({ error: expect.stringContaining("takes spans from this app's own pages only") });
     const none = await fetch(new URL('/v1/traces', stage.baseUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(post('from curl')) });
     expect(none.status).toBe(403);
-    expect(stage.output()).toMatch(/browser spans refused \(403\): .*not from Origin http:\/\/evil\.example/);
+    await expect.poll(() => stage.output()).toMatch(/browser spans refused \(403\): .*not from Origin http:\/\/evil\.example/);
   });
 
   it('refuses a body over 64 KiB (413), and one that is not OTLP/JSON spans (400, 415), and keeps serving', async () => {
