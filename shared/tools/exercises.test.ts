@@ -148,6 +148,19 @@ describe('pnpm exercise and pnpm check, the commands', () => {
     expect(readFileSync(mine, 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'steps', 'step-06', 'src', 'telemetry.ts'), 'utf8'));
   });
 
+  it('pnpm check 08 exits 1 while a promise is broken, and 0 once every one is kept', () => {
+    if (!existsSync(join(dir, 'step-08'))) expect(run('exercise', '08').status).toBe(0);
+    const broken = run('check', '08');
+    expect(broken.status).toBe(1);
+    expect(broken.stdout).toContain('  ✗ a span named `hello` for `GET /`');
+    expect(broken.stdout).toMatch(/^0 of 5 promises kept, in [\d.]+ s: fix the ✗ lines above and run pnpm check 08 again\.$/m);
+    solved(exerciseFor('08', dir) as Exercise);
+    const kept = run('check', '08');
+    expect(kept.status, kept.stdout).toBe(0);
+    expect(kept.stdout).toMatch(/^All 5 promises kept, in [\d.]+ s\. Compare with the reference: pnpm diff exercise-08 08$/m);
+    expect(run('exercise', '08', '--reset').status).toBe(0);
+  });
+
   it('pnpm check --all: a line per exercise started, for the instructor\'s screen', () => {
     if (!existsSync(join(dir, 'step-08'))) expect(run('exercise', '08').status).toBe(0);
     expect(run('exercise', '11').status).toBe(0);
