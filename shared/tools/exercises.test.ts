@@ -7,6 +7,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startStage } from '../harness/stage-runner.ts';
 import { REPO_ROOT } from '../repo.ts';
 import { checkExercise, createExercise, exercisable, exerciseFor, lessonOf, report, type Exercise } from './exercises.ts';
 
@@ -97,6 +98,25 @@ describe('a correct solution written differently passes', () => {
     expect(checked.broken, report(exercise, checked)).toBe(0);
     // What it leaves out is the reference's hardening, shown but never failing.
     expect(report(exercise, checked)).toContain('· every span is also printed on the console');
+  });
+});
+
+describe('pnpm --filter exercise-NN start', () => {
+  it('runs the exercise as a workspace package, as the stage runs, and installs nothing: pnpm-lock.yaml stays as it is', async () => {
+    // In exercises/, where pnpm finds workspace packages, under a name no learner's has.
+    const exercise = { ...(exerciseFor('08') as Exercise), dir: join(REPO_ROOT, 'exercises', `test-${process.pid}`) };
+    const name = `exercise-test-${process.pid}`;
+    const lockfile = readFileSync(join(REPO_ROOT, 'pnpm-lock.yaml'), 'utf8');
+    try {
+      createExercise(exercise, name);
+      const stage = await startStage(name);
+      expect((await stage.get('/')).status).toBe(200);
+      expect((await stage.stop()).code).toBe(0);
+      expect(stage.output()).toContain('$ node --import ./src/telemetry.ts src/server.ts');
+      expect(readFileSync(join(REPO_ROOT, 'pnpm-lock.yaml'), 'utf8')).toBe(lockfile);
+    } finally {
+      rmSync(exercise.dir, { recursive: true, force: true });
+    }
   });
 });
 
