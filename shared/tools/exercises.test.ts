@@ -34,7 +34,7 @@ function solved(exercise: Exercise): Exercise {
   return exercise;
 }
 
-describe.concurrent.each(exercisable().map((s) => s.slice('step-'.length)))('exercise %s', (number) => {
+describe.each(exercisable().map((s) => s.slice('step-'.length)))('exercise %s', (number) => {
   it('the untouched starting copy breaks every promise of the chapter, each with its ✗ line', async () => {
     const exercise = fresh(number, 'untouched');
     const checked = await checkExercise(exercise);

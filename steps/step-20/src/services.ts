@@ -14,11 +14,14 @@ if (!Number.isInteger(requested) || requested < 0 || requested > 65535) {
   process.exit(1);
 }
 // The gateway gets PORT itself (server.ts says so if it is taken); the other two only need to be
-// free, since the gateway is told where they are.
+// free, since the gateway is told where they are. With PORT=0, free ones at random below the
+// ephemeral range (32768 and up on Linux, 49152 on macOS and Windows): a port the system hands
+// out there could go to another program's outgoing connection before the service listens on it.
+const spare = (): number[] => Array.from({ length: 20 }, () => 20000 + Math.floor(Math.random() * 12000));
 const ports = {
   gateway: requested,
-  greeter: await getPort({ port: requested === 0 ? [] : [requested + 1], host: '127.0.0.1' }),
-  words: await getPort({ port: requested === 0 ? [] : [requested + 2], host: '127.0.0.1' }),
+  greeter: await getPort({ port: requested === 0 ? spare() : [requested + 1], host: '127.0.0.1' }),
+  words: await getPort({ port: requested === 0 ? spare() : [requested + 2], host: '127.0.0.1' }),
 };
 const url = (service: keyof typeof ports): string => `http://127.0.0.1:${ports[service]}`;
 
