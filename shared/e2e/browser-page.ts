@@ -3,6 +3,9 @@
 // tests check what arrives from it; `pnpm screenshots` uses it to make the trace it pictures.
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 
+/** The Chromium the browser tests drive: Debian's, or the one CHROMIUM_PATH names. */
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
 export interface Clicked {
   /** The trace id the page showed after each click. */
   greetTraceId: string;

@@ -166,5 +166,12 @@ describe('step 21 in Chromium, against the native stack', () => {
       return found.length === SERVICES.length ? found : undefined;
     });
     expect(services).toEqual(SERVICES);
+    // The chapter: Zipkin's Dependencies page now starts at the browser.
+    const edges = await eventually('the call graph in Zipkin, from the browser', async () => {
+      const res = await fetch(`${URLS.zipkin}/zipkin/api/v2/dependencies?endTs=${Date.now()}&lookback=3600000`, { signal: AbortSignal.timeout(5000) });
+      const found = ((await res.json()) as Array<{ parent: string; child: string }>).filter((d) => d.parent.startsWith('step-21-')).map((d) => `${d.parent} → ${d.child}`).sort();
+      return found.length >= 3 ? found : undefined;
+    });
+    expect(edges).toEqual(['step-21-browser → step-21-gateway', 'step-21-gateway → step-21-greeter', 'step-21-greeter → step-21-words']);
   });
 });

@@ -10,12 +10,11 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { SCREENSHOTS } from '../docs/screenshots.ts';
 import { logsUiUrl, URLS } from '../stack/urls.ts';
-import { clickThePage } from './browser-page.ts';
+import { CHROMIUM, clickThePage } from './browser-page.ts';
 
 /** The PromQL the metrics picture graphs: step 18's p95, on the span metrics (which carry exemplars). */
 export const EXEMPLAR_QUERY = 'histogram_quantile(0.95, sum by (le, span_name) (rate(traces_span_metrics_duration_milliseconds_bucket{service_name="step-19-logs", span_kind="SPAN_KIND_SERVER"}[5m])))';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** Debian's Chromium, headless, with nothing that would reach for the network on its own. */
 export async function launchChromium(): Promise<Browser> {

@@ -58,6 +58,8 @@ export interface ReceivedRequest {
   contentType: string;
   contentEncoding: string;
   bytes: number;
+  /** The request's Authorization header, which an exporter sends from OTEL_EXPORTER_OTLP_HEADERS. */
+  authorization?: string;
 }
 
 export interface OtlpReceiver {
@@ -239,7 +241,7 @@ export async function startOtlpReceiver({ host = '127.0.0.1', port = 0, forward,
       else if (contentEncoding !== '' && contentEncoding !== 'identity') throw new Error(`unsupported content-encoding ${contentEncoding}`);
       if (lazy) {
         pending.push({ signal, contentType, raw });
-        requests.push({ signal, contentType, contentEncoding, bytes: raw.length });
+        requests.push({ signal, contentType, contentEncoding, bytes: raw.length, authorization: req.headers.authorization });
         res.writeHead(200).end();
         return;
       }
@@ -253,7 +255,7 @@ export async function startOtlpReceiver({ host = '127.0.0.1', port = 0, forward,
         }
       } else {
         keep(received);
-        requests.push({ signal, contentType, contentEncoding, bytes: raw.length });
+        requests.push({ signal, contentType, contentEncoding, bytes: raw.length, authorization: req.headers.authorization });
       }
       // An empty Export*ServiceResponse means "all accepted" in both encodings.
       if (contentType === 'application/json') res.writeHead(200, { 'content-type': 'application/json' }).end('{}');

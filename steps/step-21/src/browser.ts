@@ -14,7 +14,7 @@
 // - the query secrets the servers mask are masked here too.
 import rateLimit from '@fastify/rate-limit';
 import { context, propagation } from '@opentelemetry/api';
-import { suppressTracing } from '@opentelemetry/core';
+import { parseKeyPairsIntoRecord, suppressTracing } from '@opentelemetry/core';
 import { build, stop } from 'esbuild';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { readFileSync } from 'node:fs';
@@ -30,8 +30,10 @@ const LIMITS = { spans: 512, attributes: 64, valueLength: 1024, nameLength: 256,
 const RESOURCE_KEYS = new Set(['telemetry.sdk.name', 'telemetry.sdk.language', 'telemetry.sdk.version']);
 
 const PAGE = readFileSync(new URL('./browser/index.html', import.meta.url), 'utf8');
-// Where the gateway's own spans go: the page's are forwarded to the same collector.
-const TRACES_URL = env.tracesUrl;
+// Where the gateway's own spans go, the page's are forwarded to, with what the gateway's own
+// exporter sends along: OTEL_EXPORTER_OTLP_HEADERS (or its TRACES_ form), and the user:password of
+// an endpoint given with one, as Basic auth, which fetch does not take inside a URL.
+const FORWARD = forwardTarget(env.tracesUrl);
 const tracing = !env.disabled && env.exporters.includes('otlp');
 
 /** Whether the request is a browser asking for a page: GET / then answers with the page, not the greeting. */
@@ -126,7 +128,7 @@ export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { 
       // Not traced: the gateway forwarding telemetry is not a request of the app's.
       const answer = await context
         .with(suppressTracing(context.active()), () =>
-          fetch(TRACES_URL, { method: 'POST', headers: { 'content-type': 'application/json' }, body: withoutSecrets(JSON.stringify(body)), signal: AbortSignal.timeout(5_000) }),
+          fetch(FORWARD.url, { method: 'POST', headers: FORWARD.headers, body: withoutSecrets(JSON.stringify(body)), signal: AbortSignal.timeout(5_000) }),
         )
         .then((res) => (res.ok ? undefined : `${res.status} ${res.statusText}`))
         .catch((err: Error) => String(err.cause ?? err.message));
@@ -138,6 +140,20 @@ export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { 
       return answer ? reply.code(503).send({ error: 'the collector did not take the spans' }) : reply.send({ partialSuccess: {}, spans });
     },
   );
+}
+
+function forwardTarget(endpoint: string): { url: string; headers: Record<string, string> } {
+  const url = new URL(endpoint);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...parseKeyPairsIntoRecord(process.env.OTEL_EXPORTER_OTLP_HEADERS),
+    ...parseKeyPairsIntoRecord(process.env.OTEL_EXPORTER_OTLP_TRACES_HEADERS),
+  };
+  if (url.username) {
+    headers.authorization = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}`;
+    url.username = url.password = '';
+  }
+  return { url: url.href, headers };
 }
 
 /** Refuses a post that does not come from a page of this origin. A browser always says where a POST comes from. */

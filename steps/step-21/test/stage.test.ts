@@ -268,6 +268,50 @@ describe('step-21: the page, and the route its spans arrive by', () => {
   });
 });
 
+describe("step-21: forwarding the page's spans, as the gateway's own exporter sends its own", () => {
+  const post = (stage: RunningStage): Promise<number> =>
+    fetch(new URL('/v1/traces', stage.baseUrl), { method: 'POST', headers: { 'content-type': 'application/json', origin: new URL(stage.baseUrl).origin }, body: JSON.stringify({ resourceSpans: [] }) }).then((r) => r.status);
+
+  it('with the headers of OTEL_EXPORTER_OTLP_HEADERS, and an endpoint\'s user:password as Basic auth', async () => {
+    const receiver = await startOtlpReceiver();
+    try {
+      for (const [env, authorization] of [
+        [{ OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20gw-token' }, 'Bearer gw-token'],
+        [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: receiver.url.replace('//', '//me:pa%24s@') + '/v1/traces' }, `Basic ${Buffer.from('me:pa$s').toString('base64')}`],
+      ] as const) {
+        const before = receiver.requests.length;
+        const stage = await startStage('step-21', { otlpEndpoint: receiver.url, env: { ...env, OTEL_TRACES_EXPORTER: 'otlp' } });
+        try {
+          expect(await post(stage)).toBe(200);
+        } finally {
+          await stage.stop();
+        }
+        // The page's post, forwarded, and the gateway's own exports: each carries the same credentials.
+        const traces = receiver.requests.slice(before).filter((r) => r.signal === 'traces');
+        expect(traces.length).toBeGreaterThan(0);
+        expect(new Set(traces.map((r) => r.authorization))).toEqual(new Set([authorization]));
+        expect(stage.output()).not.toMatch(/gw-token|pa\$s|pa%24s/);
+      }
+    } finally {
+      await receiver.close();
+    }
+  });
+
+  it('with no collector: 503 for the page (whose exporter retries), said once, the API still answering', async () => {
+    const receiver = await startOtlpReceiver();
+    await receiver.close();
+    const stage = await startStage('step-21', { otlpEndpoint: receiver.url, env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' } });
+    try {
+      expect([await post(stage), await post(stage)]).toEqual([503, 503]);
+      expect((await stage.get('/')).status).toBe(200);
+      await expect.poll(() => stage.output()).toContain("cannot forward the page's spans to");
+      expect(stage.output().split("cannot forward the page's spans").length - 1).toBe(1);
+    } finally {
+      await stage.stop();
+    }
+  });
+});
+
 describeEnvironmentConventions('step-21', { span: 'GET /', metrics: true, logs: true, services: 3 });
 
 // The chapter's promises, as pnpm check 21 holds a learner's exercise to them.
