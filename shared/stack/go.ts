@@ -9,7 +9,7 @@ import { FILES } from './versions.ts';
 // Every Go build runs on the toolchain named in collector/go.toolchain (.ci/run reads the same
 // file), through the go command's own mechanism: GOTOOLCHAIN=<it>+auto makes any go from 1.21 on
 // fetch that version from the Go module proxy, once, when it is not that version itself. (The
-// collector 0.161 modules need go 1.26.0, VictoriaLogs v1.52.1 go 1.26.5.)
+// collector 0.161 modules need go 1.26.0, VictoriaLogs v1.52.2 go 1.26.5.)
 export const GO_TOOLCHAIN = readFileSync(FILES.goToolchain, 'utf8').trim();
 
 /**

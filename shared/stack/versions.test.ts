@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { ZIPKIN_LOGS_URL } from './urls.ts';
-import { COLLECTOR_DIR, lessonOverlays, readVersions, versionDrift, victoriaLogsFlags } from './versions.ts';
+import { COLLECTOR_DIR, JAEGER_NEWEST_APPROVED, lessonOverlays, readVersions, versionDrift, victoriaLogsFlags } from './versions.ts';
 
 describe('stack versions', () => {
   it('builder-config.yaml and compose.yaml agree, and every image tag is exact', () => {
@@ -46,6 +46,23 @@ describe('stack versions', () => {
     const jaegerUi = JSON.parse(readFileSync(join(COLLECTOR_DIR, 'jaeger-ui.json'), 'utf8')) as { linkPatterns: Array<{ type: string; url: string }> };
     expect(jaegerUi.linkPatterns.map((p) => [p.type, p.url.replace('#{traceID}', '{traceId}')])).toEqual([['traces', ZIPKIN_LOGS_URL]]);
     expect(decodeURIComponent(ZIPKIN_LOGS_URL)).toContain('query=trace_id:="{traceId}"');
+  });
+
+  it('builds Jaeger 2.12.0 from Go module v1.75.0, the newest approved release, on both stacks', () => {
+    expect(readVersions().jaeger).toEqual({ release: '2.12.0', module: JAEGER_NEWEST_APPROVED, commit: '1c5531b15d6a90c91a5a6cec94171ccc18ebd3ca' });
+  });
+
+  it('refuses a Jaeger whose Go module is newer than the newest approved release', () => {
+    const versions = readVersions();
+    const newer = { ...versions, images: { ...versions.images, jaeger: '2.13.0' }, jaeger: { release: '2.13.0', module: 'v1.76.0', commit: '63b27e1810a710ac54dc4522da0538e540bdc545' } };
+    expect(versionDrift(newer)).toEqual([`compose.yaml: jaegertracing/jaeger:2.13.0 is Go module v1.76.0, newer than the newest approved release ${JAEGER_NEWEST_APPROVED}`]);
+    // Ordered as numbers, not as text: v1.100.0 is newer than v1.75.0, v1.9.0 older.
+    expect(versionDrift({ ...newer, jaeger: { ...newer.jaeger, module: 'v1.100.0' } })).toHaveLength(1);
+    expect(versionDrift({ ...newer, jaeger: { ...newer.jaeger, module: 'v1.9.0' } })).toEqual([]);
+  });
+
+  it('runs VictoriaLogs v1.52.2 on both stacks (compose tag = Go module version)', () => {
+    expect(readVersions().victorialogs).toBe('v1.52.2');
   });
 
   it('flags a floating image tag', () => {

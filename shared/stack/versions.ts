@@ -30,13 +30,17 @@ export function cacheRoot(): string {
 }
 
 // Jaeger v2 is released from github.com/jaegertracing/jaeger, whose Go module
-// has no /v2 suffix: its v2.x.y tags are not Go module versions. Until v1 ended,
-// each v2 release was tagged v1.N.0 on the same commit, and the Go module proxy
-// serves those tags (it serves neither the v2 tags nor later commits here), so
-// 2.13.0 (= v1.76.0) is the newest Jaeger v2 that can be built from it.
-// compose.yaml's jaegertracing/jaeger tag selects the entry.
+// has no /v2 suffix: its v2.x.y tags are not Go module versions. Each v2 release
+// is also tagged v1.N.0 on the same commit, and the Go module proxy serves those.
+// The newest the proxy serves, v1.76.0 (2.13.0), is not in the Go module list this
+// project builds from as an approved release (served, but "skip the newer
+// versions"), so both stacks stay on the newest approved one, v1.75.0 (2.12.0);
+// versionDrift() refuses anything newer.
+// compose.yaml's jaegertracing/jaeger tag selects the entry; commit is that tag's,
+// stamped into the binary as its build (the UI page and `jaeger version` show it).
+export const JAEGER_NEWEST_APPROVED = 'v1.75.0';
 const JAEGER_GO_MODULE: Record<string, { module: string; commit: string }> = {
-  '2.13.0': { module: 'v1.76.0', commit: '63b27e1810a710ac54dc4522da0538e540bdc545' },
+  '2.12.0': { module: 'v1.75.0', commit: '1c5531b15d6a90c91a5a6cec94171ccc18ebd3ca' },
 };
 
 export type Versions = {
@@ -111,6 +115,14 @@ export function victoriaLogsFlags(native?: { listen: string; dataDir: string }):
   return flags.map((flag) => flag.replace(/^(-httpListenAddr=).*/, `$1${native.listen}`).replace(/^(-storageDataPath=).*/, `$1${native.dataDir}`));
 }
 
+/** -1, 0 or 1 as version a (v1.2.3) is older than, the same as or newer than b. */
+function compareVersions(a: string, b: string): number {
+  const parts = (v: string): number[] => v.replace(/^v/, '').split('.').map(Number);
+  const [pa, pb] = [parts(a), parts(b)];
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) if ((pa[i] ?? 0) !== (pb[i] ?? 0)) return Math.sign((pa[i] ?? 0) - (pb[i] ?? 0));
+  return 0;
+}
+
 /**
  * Everything that disagrees between builder-config.yaml, compose.yaml and the
  * native build; [] when the versions are consistent.
@@ -135,6 +147,9 @@ export function versionDrift(versions: Versions = readVersions()): string[] {
   }
   if (!versions.jaeger) {
     problems.push(`compose.yaml: jaegertracing/jaeger:${versions.images.jaeger || '(none)'} has no Go module version in shared/stack/versions.ts JAEGER_GO_MODULE`);
+  }
+  if (versions.jaeger && compareVersions(versions.jaeger.module, JAEGER_NEWEST_APPROVED) > 0) {
+    problems.push(`compose.yaml: jaegertracing/jaeger:${versions.jaeger.release} is Go module ${versions.jaeger.module}, newer than the newest approved release ${JAEGER_NEWEST_APPROVED}`);
   }
   if (!/^\d+\.\d+\.\d+$/.test(versions.zipkin)) problems.push('compose.yaml: openzipkin/zipkin needs an exact x.y.z tag');
   if (!/^v1\.\d+\.\d+$/.test(versions.victorialogs)) problems.push('compose.yaml: victoriametrics/victoria-logs needs an exact v1.x.y tag (the Go module github.com/VictoriaMetrics/VictoriaLogs has the same versions)');
