@@ -167,9 +167,10 @@ export function checkChapter(ws: Workspace, file: string, markdown: string = rea
   return problems;
 }
 
-/** The root README, the collector's and every stage's. */
+/** The root README and the pages beside it (every root *.md), the collector's README and every stage's. */
 export function chapterFiles(ws: Workspace): string[] {
-  const files = [join(ws.root, 'README.md'), join(ws.root, 'collector', 'README.md')];
+  const pages = readdirSync(ws.root).filter((name) => name.endsWith('.md') && name !== 'README.md').sort();
+  const files = [join(ws.root, 'README.md'), ...pages.map((name) => join(ws.root, name)), join(ws.root, 'collector', 'README.md')];
   for (const stage of ws.stages.values()) files.push(join(stage.dir, 'README.md'));
   return files.filter((f) => existsSync(f));
 }
