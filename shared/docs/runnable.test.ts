@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage } from '../harness/index.ts';
 import { REPO_ROOT } from '../harness/stage-runner.ts';
 import { chapterFiles, loadWorkspace } from './check-chapters.ts';
-import { CI_COMMANDS, normalizeConsole, onPort, parseChapter, runnerOf, STACK_PORTS, STAGE_PORT, type Snippet } from './runnable.ts';
+import { normalizeConsole, onPort, parseChapter, runnerOf, STACK_PORTS, STAGE_PORT, type Snippet } from './runnable.ts';
 
 const workspace = loadWorkspace(REPO_ROOT);
 const files = chapterFiles(workspace);

@@ -108,7 +108,7 @@ async function buildJaeger(versions: Versions, log: Log): Promise<string> {
   mkdirSync(dirname(binary), { recursive: true });
   const module = `github.com/jaegertracing/jaeger@${jaeger.module}`;
   log(`Downloading the Jaeger ${jaeger.release} sources and what they build with (Go module ${module})...`);
-  const { source, seconds: download } = await goModDownloadAll(module, logFile, log);
+  const { source, seconds: download } = await goModDownloadAll(module, logFile);
   const pkg = 'github.com/jaegertracing/jaeger/internal/version';
   const ldflags = `-s -w -X ${pkg}.latestVersion=v${jaeger.release} -X ${pkg}.commitSHA=${jaeger.commit}`;
   const times = await goBuild(['-trimpath', '-ldflags', ldflags, QUICK_COMPILE], binary, {
@@ -140,7 +140,7 @@ async function buildVictoriaLogs(versions: Versions, log: Log): Promise<string> 
   const logFile = join(dir, 'build.log');
   mkdirSync(dirname(binary), { recursive: true });
   log(`Downloading the VictoriaLogs ${versions.victorialogs} sources and what they build with (Go module ${module})...`);
-  const { source, seconds: download } = await goModDownloadAll(module, logFile, log);
+  const { source, seconds: download } = await goModDownloadAll(module, logFile);
   // The version it reports (-version, /metrics), as its release builds stamp it.
   const ldflags = `-s -w -X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-logs-${versions.victorialogs}`;
   const times = await goBuild(['-trimpath', '-ldflags', ldflags], binary, { cwd: source, pkg: './app/victoria-logs', env: goEnv(), logFile, label: `Building VictoriaLogs ${versions.victorialogs}`, log });

@@ -3,7 +3,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { run, track, type Log, type RunOptions } from './processes.ts';
+import { run, track, type RunOptions } from './processes.ts';
 import { FILES } from './versions.ts';
 
 // Every Go build runs on the toolchain named in collector/go.toolchain (.ci/run reads the same
@@ -68,7 +68,7 @@ export function spent(label: string, download: number, { compile, link }: { comp
  * Downloads a Go module's sources and every module it builds with, timed apart from the compile.
  * Returns the sources' (read-only) directory and how long it took.
  */
-export async function goModDownloadAll(module: string, logFile: string, log: Log): Promise<{ source: string; seconds: number }> {
+export async function goModDownloadAll(module: string, logFile: string): Promise<{ source: string; seconds: number }> {
   const started = Date.now();
   // Not spawnSync: this runs while another build does, and must not hold up this process.
   const source = await new Promise<string>((resolveSource, reject) => {

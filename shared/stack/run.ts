@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { buildStack, type Binaries } from './build.ts';
 import { defaultLog, tail, track, type Log } from './processes.ts';
 import { collectorConfigArgs, nativeEnv } from './configs.ts';
-import { URLS, ZIPKIN_LOGS_URL, type StackUrls } from './urls.ts';
+import { URLS, ZIPKIN_LOGS_URL } from './urls.ts';
 import { FILES, victoriaLogsFlags } from './versions.ts';
 import type { OtlpReceiver } from '../harness/otlp-receiver.ts';
 import { startZipkinBridge } from './zipkin-bridge.ts';
@@ -43,7 +43,6 @@ export function nativePrometheusConfig(compose: string): string {
 export type StackProcess = 'prometheus' | 'zipkin' | 'victorialogs' | 'jaeger' | 'otelcol';
 
 export type RunningStack = {
-  urls: StackUrls;
   /** Directory holding one log file per process. */
   logDir: string;
   /** The collector's output file: its debug exporter prints every span, data point and log record it sends. */
@@ -279,5 +278,5 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
     await stop();
     throw error;
   }
-  return { urls: URLS, logDir: runDir, collectorLog: logFile('otelcol'), stopProcess, startProcess, join: joinPart, running: () => [...children.keys()], stop };
+  return { logDir: runDir, collectorLog: logFile('otelcol'), stopProcess, startProcess, join: joinPart, running: () => [...children.keys()], stop };
 }

@@ -1,5 +1,5 @@
-// What the repository's command-line tools (diff, traffic, bench, traces, stack:native) share: argument errors, numeric
-// options and colour, so that all behave the same way on a terminal and in a pipe.
+// What every command-line tool that takes options (the package.json scripts under shared/) shares:
+// argument errors, numeric options and colour, so that all behave the same way on a terminal and in a pipe.
 import { styleText } from 'node:util';
 
 /** Exit status for a command line the tool cannot act on (unknown option, bad value, refused target). */
