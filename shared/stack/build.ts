@@ -29,7 +29,9 @@ export function missingPrerequisites(need = { go: true, java: true, prometheus: 
     which(command) ? pattern.exec(commandOutput(command, args))?.slice(1).map(Number) : undefined;
   const missing: string[] = [];
   const go = need.go ? versionOf('go', ['version'], /go(\d+)\.(\d+)/) : MIN_GO;
-  if (!go || go[0]! * 1000 + go[1]! < MIN_GO[0] * 1000 + MIN_GO[1]) missing.push(`Go ${MIN_GO.join('.')}+, which fetches ${GO_TOOLCHAIN} itself (\`go\`${go ? `, found ${go.join('.')}` : ''})`);
+  if (!go || go[0]! * 1000 + go[1]! < MIN_GO[0] * 1000 + MIN_GO[1]) {
+    missing.push(`Go ${MIN_GO.join('.')}+, which fetches ${GO_TOOLCHAIN} itself (\`go\`${go ? `, found ${go.join('.')}` : ''})`);
+  }
   const java = need.java ? versionOf('java', ['-version'], /version "(\d+)/) : [MIN_JAVA];
   if (!java || java[0]! < MIN_JAVA) missing.push(`Java ${MIN_JAVA}+ (\`java\`${java ? `, found ${java[0]}` : ''})`);
   if (need.java && !which('mvn')) missing.push('Maven (`mvn`)');
@@ -74,7 +76,13 @@ async function buildCollector(versions: Versions, log: Log): Promise<string> {
   // The builder writes the sources and fetches their modules; the compile is ours, so that it can
   // be measured, with the builder's flags (-trimpath, no symbol table or DWARF) and QUICK_COMPILE.
   const generating = Date.now();
-  await run(builder, ['--config', copy, '--skip-compilation'], { cwd: dir, env, logFile, label: `Generating the collector ${versions.collector} and fetching its modules`, log });
+  await run(builder, ['--config', copy, '--skip-compilation'], {
+    cwd: dir,
+    env,
+    logFile,
+    label: `Generating the collector ${versions.collector} and fetching its modules`,
+    log,
+  });
   const download = (Date.now() - generating) / 1000;
   const times = await goBuild(['-trimpath', '-ldflags', '-s -w', QUICK_COMPILE], binary, {
     cwd: join(dir, 'dist'),
@@ -143,7 +151,14 @@ async function buildVictoriaLogs(versions: Versions, log: Log): Promise<string> 
   const { source, seconds: download } = await goModDownloadAll(module, logFile);
   // The version it reports (-version, /metrics), as its release builds stamp it.
   const ldflags = `-s -w -X github.com/VictoriaMetrics/VictoriaMetrics/lib/buildinfo.Version=victoria-logs-${versions.victorialogs}`;
-  const times = await goBuild(['-trimpath', '-ldflags', ldflags], binary, { cwd: source, pkg: './app/victoria-logs', env: goEnv(), logFile, label: `Building VictoriaLogs ${versions.victorialogs}`, log });
+  const times = await goBuild(['-trimpath', '-ldflags', ldflags], binary, {
+    cwd: source,
+    pkg: './app/victoria-logs',
+    env: goEnv(),
+    logFile,
+    label: `Building VictoriaLogs ${versions.victorialogs}`,
+    log,
+  });
   log(spent(`VictoriaLogs ${versions.victorialogs}`, download, times));
   return binary;
 }
@@ -158,7 +173,8 @@ async function fetchZipkin(versions: Versions, log: Log): Promise<string> {
   }
   const partial = join(dir, 'partial');
   mkdirSync(partial, { recursive: true });
-  await run('mvn', ['-B', '-q', `${MAVEN_DEPENDENCY_PLUGIN}:copy`, `-Dartifact=io.zipkin:zipkin-server:${versions.zipkin}:jar:exec`, `-DoutputDirectory=${partial}`], {
+  const artifact = `io.zipkin:zipkin-server:${versions.zipkin}:jar:exec`;
+  await run('mvn', ['-B', '-q', `${MAVEN_DEPENDENCY_PLUGIN}:copy`, `-Dartifact=${artifact}`, `-DoutputDirectory=${partial}`], {
     cwd: dir,
     logFile: join(dir, 'fetch.log'),
     label: `Fetching Zipkin ${versions.zipkin} with Maven`,
@@ -215,5 +231,11 @@ export async function buildStack(options: BuildOptions = {}): Promise<Binaries> 
   for (const part of BUILD_ORDER.filter((p) => p !== 'zipkinJar')) if (only.has(part)) built[part] = await buildPart(part, versions, log);
   const zipkinJar = await zipkin;
   log(`build: done in ${seconds(started)}s`);
-  return { otelcol: built.otelcol ?? '', jaeger: built.jaeger ?? '', zipkinJar, prometheus: only.has('prometheus') ? 'prometheus' : '', victorialogs: built.victorialogs ?? '' };
+  return {
+    otelcol: built.otelcol ?? '',
+    jaeger: built.jaeger ?? '',
+    zipkinJar,
+    prometheus: only.has('prometheus') ? 'prometheus' : '',
+    victorialogs: built.victorialogs ?? '',
+  };
 }

@@ -17,15 +17,25 @@ export const GO_TOOLCHAIN = readFileSync(FILES.goToolchain, 'utf8').trim();
  * workspace, no VCS stamping (module sources have no .git).
  */
 export function goEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { ...process.env, GOTOOLCHAIN: process.env.GOTOOLCHAIN || `${GO_TOOLCHAIN}+auto`, GOWORK: 'off', GOFLAGS: `${process.env.GOFLAGS ?? ''} -buildvcs=false`.trim(), ...extra };
+  return {
+    ...process.env,
+    GOTOOLCHAIN: process.env.GOTOOLCHAIN || `${GO_TOOLCHAIN}+auto`,
+    GOWORK: 'off',
+    GOFLAGS: `${process.env.GOFLAGS ?? ''} -buildvcs=false`.trim(),
+    ...extra,
+  };
 }
 
 /** The machine's own Go, and whether the builds will fetch the pinned one; a line for the log, or undefined. */
 export function toolchainNote(): string | undefined {
   if (process.env.GOTOOLCHAIN) return undefined;
-  const own = /go\d+(\.\d+)+/.exec(spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8', env: { ...process.env, GOTOOLCHAIN: 'local' } }).stdout ?? '')?.[0];
+  const goversion = spawnSync('go', ['env', 'GOVERSION'], { encoding: 'utf8', env: { ...process.env, GOTOOLCHAIN: 'local' } }).stdout ?? '';
+  const own = /go\d+(\.\d+)+/.exec(goversion)?.[0];
   if (!own || own === GO_TOOLCHAIN) return undefined;
-  return `${own} here: the builds run on ${GO_TOOLCHAIN} (collector/go.toolchain), which the go command fetches from the Go module proxy itself the first time (GOTOOLCHAIN=${GO_TOOLCHAIN}+auto, about 76 MB)`;
+  return (
+    `${own} here: the builds run on ${GO_TOOLCHAIN} (collector/go.toolchain), which the go command fetches from the Go module proxy itself ` +
+    `the first time (GOTOOLCHAIN=${GO_TOOLCHAIN}+auto, about 76 MB)`
+  );
 }
 
 // The collector and Jaeger are compiled without the compiler's optimizations and inlining: on two

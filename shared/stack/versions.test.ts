@@ -35,7 +35,10 @@ describe('stack versions', () => {
   it('runs VictoriaLogs natively with the compose flags, on 127.0.0.1 and a directory of its own', () => {
     expect(victoriaLogsFlags()).toContain('-httpListenAddr=:9428');
     const native = victoriaLogsFlags({ listen: '127.0.0.1:9428', dataDir: '/run/x' });
-    expect(native).toEqual(victoriaLogsFlags().map((flag) => flag.replace(/^-httpListenAddr=.*/, '-httpListenAddr=127.0.0.1:9428').replace(/^-storageDataPath=.*/, '-storageDataPath=/run/x')));
+    const expected = victoriaLogsFlags().map((flag) =>
+      flag.replace(/^-httpListenAddr=.*/, '-httpListenAddr=127.0.0.1:9428').replace(/^-storageDataPath=.*/, '-storageDataPath=/run/x'),
+    );
+    expect(native).toEqual(expected);
     expect(native).toContain('-httpListenAddr=127.0.0.1:9428');
     expect(native).toContain('-storageDataPath=/run/x');
   });
@@ -54,8 +57,11 @@ describe('stack versions', () => {
 
   it('refuses a Jaeger whose Go module is newer than the newest approved release', () => {
     const versions = readVersions();
-    const newer = { ...versions, images: { ...versions.images, jaeger: '2.13.0' }, jaeger: { release: '2.13.0', module: 'v1.76.0', commit: '63b27e1810a710ac54dc4522da0538e540bdc545' } };
-    expect(versionDrift(newer)).toEqual([`compose.yaml: jaegertracing/jaeger:2.13.0 is Go module v1.76.0, newer than the newest approved release ${JAEGER_NEWEST_APPROVED}`]);
+    const jaeger = { release: '2.13.0', module: 'v1.76.0', commit: '63b27e1810a710ac54dc4522da0538e540bdc545' };
+    const newer = { ...versions, images: { ...versions.images, jaeger: '2.13.0' }, jaeger };
+    expect(versionDrift(newer)).toEqual([
+      `compose.yaml: jaegertracing/jaeger:2.13.0 is Go module v1.76.0, newer than the newest approved release ${JAEGER_NEWEST_APPROVED}`,
+    ]);
     // Ordered as numbers, not as text: v1.100.0 is newer than v1.75.0, v1.9.0 older.
     expect(versionDrift({ ...newer, jaeger: { ...newer.jaeger, module: 'v1.100.0' } })).toHaveLength(1);
     expect(versionDrift({ ...newer, jaeger: { ...newer.jaeger, module: 'v1.9.0' } })).toEqual([]);

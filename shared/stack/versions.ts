@@ -146,13 +146,18 @@ export function versionDrift(versions: Versions = readVersions()): string[] {
     problems.push(`compose.yaml: collector image ${versions.images.collector || '(none)'} != builder-config.yaml ${versions.collector}`);
   }
   if (!versions.jaeger) {
-    problems.push(`compose.yaml: jaegertracing/jaeger:${versions.images.jaeger || '(none)'} has no Go module version in shared/stack/versions.ts JAEGER_GO_MODULE`);
+    const tag = versions.images.jaeger || '(none)';
+    problems.push(`compose.yaml: jaegertracing/jaeger:${tag} has no Go module version in shared/stack/versions.ts JAEGER_GO_MODULE`);
   }
   if (versions.jaeger && compareVersions(versions.jaeger.module, JAEGER_NEWEST_APPROVED) > 0) {
-    problems.push(`compose.yaml: jaegertracing/jaeger:${versions.jaeger.release} is Go module ${versions.jaeger.module}, newer than the newest approved release ${JAEGER_NEWEST_APPROVED}`);
+    const { release, module } = versions.jaeger;
+    problems.push(`compose.yaml: jaegertracing/jaeger:${release} is Go module ${module}, newer than the newest approved release ${JAEGER_NEWEST_APPROVED}`);
   }
   if (!/^\d+\.\d+\.\d+$/.test(versions.zipkin)) problems.push('compose.yaml: openzipkin/zipkin needs an exact x.y.z tag');
-  if (!/^v1\.\d+\.\d+$/.test(versions.victorialogs)) problems.push('compose.yaml: victoriametrics/victoria-logs needs an exact v1.x.y tag (the Go module github.com/VictoriaMetrics/VictoriaLogs has the same versions)');
+  if (!/^v1\.\d+\.\d+$/.test(versions.victorialogs)) {
+    const module = 'github.com/VictoriaMetrics/VictoriaLogs';
+    problems.push(`compose.yaml: victoriametrics/victoria-logs needs an exact v1.x.y tag (the Go module ${module} has the same versions)`);
+  }
   for (const [name, tag] of Object.entries(versions.images)) {
     if (!tag || tag === 'latest') problems.push(`compose.yaml: ${name} image needs an exact tag`);
   }
