@@ -13,5 +13,8 @@ export default defineConfig({
     // Each stage test boots real processes (pnpm, node); give them room on a 2-core machine.
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // With OTEL_STEPS_TRIPWIRE=1 (CI), the run fails if any test sent telemetry to the stack's
+    // default ports; unarmed otherwise, so that `pnpm test` never takes a learner's stack's ports.
+    globalSetup: ['shared/harness/tripwire.ts'],
   },
 });

@@ -1,11 +1,14 @@
 // Starts a stage exactly as a learner does (`pnpm --filter step-NN start`), on an ephemeral
-// port, with its exporter pointed where the test says, and stops it the way Ctrl+C does.
+// port, with its exporters pointed where the test says, and stops it the way Ctrl+C does. Never
+// at the stage's default endpoint (127.0.0.1:4318), where a learner's own stack may be listening:
+// a test's telemetry would land in their Jaeger, Prometheus and VictoriaLogs.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import psList from 'ps-list';
+import { startOtlpReceiver } from './otlp-receiver.ts';
 
 export { REPO_ROOT } from '../repo.ts';
 import { REPO_ROOT } from '../repo.ts';
@@ -13,7 +16,10 @@ import { REPO_ROOT } from '../repo.ts';
 export interface StageOptions {
   /** package.json script to run; `start` unless a chapter shows another one. */
   script?: string;
-  /** OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT); leave unset to keep the stage's own default. */
+  /**
+   * OTLP/HTTP base URL (OTEL_EXPORTER_OTLP_ENDPOINT) for every signal. Unset: a receiver of the
+   * harness's own, which nobody reads, takes what the stage sends.
+   */
   otlpEndpoint?: string;
   env?: Record<string, string>;
   startTimeoutMs?: number;
@@ -99,9 +105,27 @@ function killAll(pnpmPid: number, nodePids: number[]): void {
   for (const pid of [pnpmPid, ...nodePids]) if (alive(pid)) process.kill(pid, 'SIGKILL');
 }
 
+const SIGNALS = ['traces', 'metrics', 'logs'] as const;
+
+/**
+ * The signals `env` leaves to the SDK's default endpoint (http://localhost:4318, or :4317 for gRPC),
+ * as every exporter resolves it: the signal's own OTEL_EXPORTER_OTLP_<SIGNAL>_ENDPOINT, else the
+ * base OTEL_EXPORTER_OTLP_ENDPOINT; an empty value counts as unset.
+ */
+export function defaultEndpointSignals(env: NodeJS.ProcessEnv): string[] {
+  return SIGNALS.filter((signal) => !env[`OTEL_EXPORTER_OTLP_${signal.toUpperCase()}_ENDPOINT`]?.trim() && !env.OTEL_EXPORTER_OTLP_ENDPOINT?.trim());
+}
+
 export async function startStage(stage: string, options: StageOptions = {}): Promise<RunningStage> {
   const { script = 'start', otlpEndpoint, env = {}, startTimeoutMs = 30_000, dir } = options;
-  const stageEnv = cleanEnv({ PORT: '0', ...(otlpEndpoint ? { OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint } : {}), ...env });
+  const sink = otlpEndpoint === undefined ? await startOtlpReceiver() : undefined;
+  const closeSink = (): Promise<void> => sink?.close() ?? Promise.resolve();
+  const stageEnv = cleanEnv({ PORT: '0', OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint ?? sink!.url, ...env });
+  const unset = defaultEndpointSignals(stageEnv);
+  if (unset.length) {
+    await closeSink();
+    throw new Error(`${stage}: the test leaves ${unset.join(', ')} to the default OTLP endpoint, where a learner's stack listens: give each signal an endpoint (otlpEndpoint, or OTEL_EXPORTER_OTLP_*_ENDPOINT in env)`);
+  }
   const [command, args, cwd] = dir
     ? // exec: the shell becomes the command, whose exit code (and signal handling) is the run's, as under pnpm.
       ['sh', ['-c', `exec ${scriptOf(dir, script)}`], dir]
@@ -133,7 +157,8 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
       child.stdout!.off('data', onData);
       child.off('close', onExit);
       if (err) {
-        if (child.pid) void serverPids(child.pid).then((nodes) => killAll(child.pid!, nodes));
+        if (child.pid) void serverPids(child.pid).then((nodes) => killAll(child.pid!, nodes)).finally(() => void closeSink());
+        else void closeSink();
         reject(err);
       } else resolveUrl(url!);
     }
@@ -188,6 +213,7 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
         return { code, signal: exitSignal, output };
       } finally {
         clearTimeout(timer);
+        await closeSink();
       }
     },
   };
