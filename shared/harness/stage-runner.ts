@@ -124,7 +124,10 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
   const unset = defaultEndpointSignals(stageEnv);
   if (unset.length) {
     await closeSink();
-    throw new Error(`${stage}: the test leaves ${unset.join(', ')} to the default OTLP endpoint, where a learner's stack listens: give each signal an endpoint (otlpEndpoint, or OTEL_EXPORTER_OTLP_*_ENDPOINT in env)`);
+    throw new Error(
+      `${stage}: the test leaves ${unset.join(', ')} to the default OTLP endpoint, where a learner's stack listens: ` +
+        'give each signal an endpoint (otlpEndpoint, or OTEL_EXPORTER_OTLP_*_ENDPOINT in env)',
+    );
   }
   const [command, args, cwd] = dir
     ? // exec: the shell becomes the command, whose exit code (and signal handling) is the run's, as under pnpm.

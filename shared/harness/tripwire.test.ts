@@ -40,7 +40,8 @@ describe('the tripwire', () => {
       await export_(port);
       if (ipv6) await export_(port, '::1');
       // A body of unknown length, as the OTLP exporters send it.
-      const body = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(JSON.stringify({ resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'step-20-words' } }] } }] }))), c.close()) });
+      const logs = { resourceLogs: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'step-20-words' } }] } }] };
+      const body = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode(JSON.stringify(logs))), c.close()) });
       await export_(port, '127.0.0.1', { body, duplex: 'half' } as RequestInit);
       await expect.poll(() => wire.trips.length).toBe(wire.addresses.length + 1);
       expect(wire.report()).toContain(`to 127.0.0.1:${port}: POST /v1/logs from step-20-greeter`);
@@ -86,7 +87,8 @@ describe('a stage the harness starts has an endpoint for every signal', () => {
   it('resolves each signal as the exporters do: its own variable, else the base one; empty is unset', () => {
     expect(defaultEndpointSignals({})).toEqual(['traces', 'metrics', 'logs']);
     expect(defaultEndpointSignals({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' })).toEqual([]);
-    expect(defaultEndpointSignals({ OTEL_EXPORTER_OTLP_ENDPOINT: ' ', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces' })).toEqual(['metrics', 'logs']);
+    const tracesOnly = { OTEL_EXPORTER_OTLP_ENDPOINT: ' ', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces' };
+    expect(defaultEndpointSignals(tracesOnly)).toEqual(['metrics', 'logs']);
   });
 
   it('refuses to start a stage whose environment leaves a signal to the default endpoint', async () => {

@@ -68,7 +68,8 @@ export function describeBytes(data: Buffer): string {
   const header = (name: string): string => new RegExp(`^${name}:\\s*(.*)$`, 'im').exec(headerText!)?.[1]?.trim() ?? '';
   const signal = SIGNALS[path!.split('?')[0]!];
   const body = data.subarray(Buffer.byteLength(whole, 'latin1'));
-  const services = signal ? servicesIn(signal, header('content-type'), header('content-encoding'), /chunked/i.test(header('transfer-encoding')) ? unchunk(body) : body) : [];
+  const payload = /chunked/i.test(header('transfer-encoding')) ? unchunk(body) : body;
+  const services = signal ? servicesIn(signal, header('content-type'), header('content-encoding'), payload) : [];
   return `${method} ${path}${services.length ? ` from ${[...new Set(services)].join(', ')}` : ''}`;
 }
 
@@ -77,7 +78,9 @@ function listen(server: Server, port: number, host: string): Promise<'listening'
     server.once('error', (err: NodeJS.ErrnoException) => {
       // A machine without IPv6 on loopback has no [::1] to send to either.
       if (host === '::1' && (err.code === 'EADDRNOTAVAIL' || err.code === 'EAFNOSUPPORT')) resolve('no such address');
-      else if (err.code === 'EADDRINUSE') reject(new Error(`tripwire: ${host}:${port} is taken (a stack is running?): stop it first, the tripwire needs the stack's ports to itself`));
+      else if (err.code === 'EADDRINUSE') {
+        reject(new Error(`tripwire: ${host}:${port} is taken (a stack is running?): stop it first, the tripwire needs the stack's ports to itself`));
+      }
       else reject(err);
     });
     server.listen({ port, host, exclusive: true }, () => resolve('listening'));
@@ -155,7 +158,9 @@ export default async function setup(): Promise<(() => Promise<void>) | undefined
   console.log(`tripwire: watching ${wire.addresses.join(', ')}: any byte sent there fails this run`);
   return async () => {
     await wire.close();
-    if (wire.trips.length) throw new Error(`tripwire: tests sent telemetry to the stack's default endpoint, where a learner's collector listens:\n${wire.report()}`);
+    if (wire.trips.length) {
+      throw new Error(`tripwire: tests sent telemetry to the stack's default endpoint, where a learner's collector listens:\n${wire.report()}`);
+    }
     console.log(`tripwire: nothing arrived on ${wire.addresses.join(', ')}`);
   };
 }
