@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../harness/stage-runner.ts';
+import { REPO_ROOT } from '../repo.ts';
 import { chapterFiles, checkChapter, loadWorkspace } from './check-chapters.ts';
 
 const ws = loadWorkspace(REPO_ROOT);

@@ -3,6 +3,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import GithubSlugger from 'github-slugger';
+import { readTelemetryText } from '../harness/telemetry-text.ts';
 
 export interface Problem {
   file: string;
@@ -23,17 +24,6 @@ function scriptsOf(pkgPath: string): Set<string> {
   return new Set(Object.keys((readJson(pkgPath).scripts as Record<string, string> | undefined) ?? {}));
 }
 
-/** Span names from a stage's telemetry.txt: the first field of every span line. */
-function spansOf(snapshotPath: string): Set<string> | undefined {
-  if (!existsSync(snapshotPath)) return undefined;
-  const spans = new Set<string>();
-  for (const line of readFileSync(snapshotPath, 'utf8').split('\n')) {
-    const match = /^(?:\s*└── )?(\S.*?) {2}\[(?:internal|server|client|producer|consumer|unspecified)\]/.exec(line);
-    if (match) spans.add(match[1]!);
-  }
-  return spans;
-}
-
 export function loadWorkspace(root: string): Workspace {
   const stages: Workspace['stages'] = new Map();
   const stepsDir = join(root, 'steps');
@@ -41,7 +31,7 @@ export function loadWorkspace(root: string): Workspace {
     const dir = join(stepsDir, entry.name);
     if (!entry.isDirectory() || !existsSync(join(dir, 'package.json'))) continue;
     const name = String(readJson(join(dir, 'package.json')).name);
-    stages.set(name, { dir, scripts: scriptsOf(join(dir, 'package.json')), spans: spansOf(join(dir, 'telemetry.txt')) });
+    stages.set(name, { dir, scripts: scriptsOf(join(dir, 'package.json')), spans: readTelemetryText(dir)?.spanNames });
   }
   return { root, stages };
 }

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage } from '../harness/index.ts';
-import { REPO_ROOT } from '../harness/stage-runner.ts';
+import { REPO_ROOT } from '../repo.ts';
 import { chapterFiles, loadWorkspace } from './check-chapters.ts';
 import { normalizeConsole, onPort, parseChapter, runnerOf, STACK_PORTS, STAGE_PORT, type Snippet } from './runnable.ts';
 

@@ -4,7 +4,7 @@
 // is an error, so a chapter cannot promise something nobody checks.
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { REPO_ROOT } from '../harness/stage-runner.ts';
+import { REPO_ROOT } from '../repo.ts';
 
 export interface Snippet {
   /** Path relative to the repository root. */

@@ -4,7 +4,7 @@
 // With --check it writes nothing, names the chapters it would change, and exits 1 if there are any.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { REPO_ROOT } from '../harness/stage-runner.ts';
+import { REPO_ROOT } from '../repo.ts';
 import { loadWorkspace } from './check-chapters.ts';
 import { PIPELINE_BLOCKS, withBlock } from './pipeline.ts';
 

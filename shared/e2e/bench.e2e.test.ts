@@ -3,7 +3,7 @@
 // Its numbers are not asserted: speed goals live in the benchmark's output, never in tests.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../harness/stage-runner.ts';
+import { REPO_ROOT } from '../repo.ts';
 
 describe('pnpm bench', () => {
   it('prints a row for step-06 and two for an instrumented stage, with ratios to step-06', () => {

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { leaked, REPO_ROOT, renderSpanTrees, SpanKind, startOtlpReceiver, startStage, StatusCode, type OtlpReceiver, type ReceivedSpan, type StageExit } from '../harness/index.ts';
+import { leaked, renderSpanTrees, SpanKind, startOtlpReceiver, startStage, StatusCode, type OtlpReceiver, type ReceivedSpan, type StageExit } from '../harness/index.ts';
+import { REPO_ROOT } from '../repo.ts';
 import { URLS } from '../stack/urls.ts';
-import { eventually } from './backends.ts';
-import { clickThePage, type Clicked } from './browser-page.ts';
-import { launchChromium } from './look-at-it.ts';
+import { eventually } from '../backends/index.ts';
+import { clickThePage, launchChromium, type Clicked } from '../harness/browser-page.ts';
 
 const SERVICES = ['step-21-browser', 'step-21-gateway', 'step-21-greeter', 'step-21-words'];
 const service = (span: ReceivedSpan): string => String(span.resource['service.name']);

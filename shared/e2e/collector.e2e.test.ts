@@ -1,10 +1,10 @@
 // The shared collector config at work, on the learner's stack: health checks dropped for every
 // stage, secrets masked before any backend, and log records in VictoriaLogs, found by their trace id.
 import { randomBytes } from 'node:crypto';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { startStage } from '../harness/index.ts';
 import { URLS } from '../stack/urls.ts';
-import { collectorOutput, eventually, jaegerTraces, logsQuery, promQuery, sendOtlpJson, zipkinTraces } from './backends.ts';
+import { collectorOutput, eventually, jaegerTraces, logsQuery, promQuery, sendOtlpJson, zipkinTraces } from '../backends/index.ts';
 
 describe('drop noise: health checks never reach a backend', () => {
   it('step-14 traces /healthz (zero-code cannot leave it out); Jaeger and Zipkin get only the real request', async () => {
@@ -148,7 +148,7 @@ describe('redact: secrets are masked before any exporter, the rest stays', () =>
 
   it("the collector's debug output shows the masked values and no secret", async () => {
     const output = await eventually('the span in the debug output', async () => {
-      const text = collectorOutput();
+      const text = collectorOutput(inject('collectorLog'));
       return text.includes(service) && text.includes(`incoming request GET /login?${masked}`) ? text : undefined;
     });
     expect(output).toContain(masked);

@@ -5,12 +5,13 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, startStage } from '../harness/index.ts';
+import { startStage } from '../harness/index.ts';
+import { listStages, REPO_ROOT } from '../repo.ts';
 import { chapterFiles, loadWorkspace } from '../docs/check-chapters.ts';
 import { parseChapter, runnerOf, STACK_PORTS } from '../docs/runnable.ts';
 import { URLS } from '../stack/urls.ts';
-import { listStages } from '../tools/stages.ts';
-import { eventually, expectationsFromSnapshot, jaegerTraces, logsQuery, promQuery, type StageExpectations } from './backends.ts';
+import { eventually, jaegerTraces, logsQuery, promQuery } from '../backends/index.ts';
+import { expectationsFromSnapshot, type StageExpectations } from '../harness/telemetry-text.ts';
 
 // Every instrumented stage: all but step 6.
 const STAGES = listStages().map((s) => s.name).filter((name) => name !== 'step-06');

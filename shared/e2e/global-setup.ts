@@ -2,7 +2,7 @@
 // (built once, cached) and stops it with Ctrl+C (SIGINT) at the end. With E2E_STACK=running it uses
 // whatever stack is already up instead (the compose one, in users' CI).
 import type { TestProject } from 'vitest/node';
-import { startLearnerStack, waitForStack } from './learner-stack.ts';
+import { startLearnerStack, waitForStack } from '../stack/learner-stack.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

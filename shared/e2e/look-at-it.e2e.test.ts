@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../repo.ts';
 import { URLS } from '../stack/urls.ts';
 import { chapterScreenshots, SCREENSHOTS } from '../docs/screenshots.ts';
-import { eventually } from './backends.ts';
-import { lookAtIt, lookAtTheBrowserTrace, step19Traffic, step21Traffic, type LookedAt } from './look-at-it.ts';
+import { eventually } from '../backends/index.ts';
+import { lookAtIt, lookAtTheBrowserTrace, step19Traffic, step21Traffic, type LookedAt } from '../docs/look-at-it.ts';
 
 describe('look at it, in Chromium: from a trace in Zipkin to its logs, and a chapter query in Prometheus', () => {
   const out = mkdtempSync(join(tmpdir(), 'otel-steps-screenshots-'));

@@ -4,10 +4,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { REPO_ROOT, startStage } from '../harness/index.ts';
+import { startStage } from '../harness/index.ts';
+import { listStages, REPO_ROOT } from '../repo.ts';
 import { URLS } from '../stack/urls.ts';
-import { listStages } from '../tools/stages.ts';
-import { eventually, expectationsFromSnapshot, jaegerTraces, logsQuery, promQuery, zipkinTraces, type JaegerTrace } from './backends.ts';
+import { eventually, jaegerTraces, logsQuery, promQuery, zipkinTraces, type JaegerTrace } from '../backends/index.ts';
+import { expectationsFromSnapshot } from '../harness/telemetry-text.ts';
 
 // Every instrumented stage: all but step 6.
 const STAGES = listStages().map((s) => s.name).filter((name) => name !== 'step-06');

@@ -2,7 +2,7 @@
 // telemetry, as one suite each stage's test calls: the same checks, whichever way the stage sets
 // up the SDK (by hand in 08 and 11, from the environment in 14).
 import { describe, expect as expectOutside, it } from 'vitest';
-import { startOtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
+import { startOtlpReceiver, type ReceivedSpan } from '../otlp/receiver.ts';
 import { exportedText, foundIn } from './run.ts';
 import { startStage, type StageExit } from './stage-runner.ts';
 

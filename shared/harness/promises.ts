@@ -4,7 +4,7 @@
 // kept (✓) or broken (✗), with what arrived instead and where to look.
 import { describe, expect, it } from 'vitest';
 import { runStage, type RunOptions, type StageRun } from './run.ts';
-import { SpanKind, type ReceivedSpan } from './otlp-receiver.ts';
+import { SpanKind, type ReceivedSpan } from '../otlp/receiver.ts';
 
 export interface Promised {
   /** The chapter's words: "a span named `hello` for `GET /`". */

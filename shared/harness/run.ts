@@ -1,7 +1,7 @@
 // One stage run, the way most stage tests want it: start the stage through its real start script
 // with an OTLP receiver as its collector, send the requests in order, stop it with a signal (Ctrl+C
 // by default), and keep what it exported and printed for the test to read.
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.ts';
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../otlp/receiver.ts';
 import { startStage, type RunningStage, type StageExit, type StageOptions } from './stage-runner.ts';
 
 export interface StageRequest {

@@ -7,9 +7,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as registry from '@opentelemetry/semantic-conventions/incubating';
 import { expect, it } from 'vitest';
-import type { ReceivedMetric, OtlpReceiver } from './otlp-receiver.ts';
+import type { ReceivedMetric, OtlpReceiver } from '../otlp/receiver.ts';
 import type { StageRun } from './run.ts';
-import { REPO_ROOT } from './stage-runner.ts';
+import { REPO_ROOT } from '../repo.ts';
 
 const KEYS = new Set<string>();
 // Template attributes (http.request.header.<key>): the registry gives a function of the key.

@@ -8,9 +8,8 @@ import { connect } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import psList from 'ps-list';
-import { startOtlpReceiver } from './otlp-receiver.ts';
+import { startOtlpReceiver } from '../otlp/receiver.ts';
 
-export { REPO_ROOT } from '../repo.ts';
 import { REPO_ROOT } from '../repo.ts';
 
 export interface StageOptions {

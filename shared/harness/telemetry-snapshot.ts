@@ -2,11 +2,11 @@
 // attributes, events and status, with ids, timings and machine-specific values left out. The
 // stage tests write it to steps/step-NN/telemetry.txt and check it, so the committed files always
 // show what the stages really export, and two of them can be diffed like code.
-import { SpanKind, StatusCode, type AttributeValue, type ReceivedLog, type ReceivedSpan } from './otlp-receiver.ts';
+import { SpanKind, StatusCode, type AttributeValue, type ReceivedLog, type ReceivedSpan } from '../otlp/receiver.ts';
 import type { StageRun } from './run.ts';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
-import { REPO_ROOT } from './stage-runner.ts';
+import { REPO_ROOT } from '../repo.ts';
 
 // Attributes that carry the lesson and are the same on every machine and run.
 // (user.tier is step 20's baggage, recorded where it is used.)

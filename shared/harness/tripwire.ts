@@ -6,7 +6,7 @@
 // ports, so it would stop a learner's collector from starting while `pnpm test` runs.
 import { createServer, type Server, type Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { decodeOtlpProtobuf, type Signal } from './otlp-protobuf.ts';
+import { decodeOtlpProtobuf, type Signal } from '../otlp/protobuf.ts';
 
 export const STACK_OTLP_PORTS = [4317, 4318];
 const HOSTS = ['127.0.0.1', '::1'];

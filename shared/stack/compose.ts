@@ -2,8 +2,7 @@
 // that Docker Compose v2 is there, so that a missing plugin gets a sentence instead of
 // "unknown shorthand flag: 'f' in -f".
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
-import { REPO_ROOT } from '../repo.ts';
+import { FILES } from './versions.ts';
 
 // down --volumes: the collector's disk queue (a named volume) goes with the stack.
 const ACTIONS: Record<string, string[]> = { up: ['up', '--detach', '--wait'], down: ['down', '--volumes'] };
@@ -19,5 +18,5 @@ if (probe.status !== 0) {
   console.error(`pnpm stack:${action} needs Docker with Docker Compose v2 (${why}).\nNo Docker? Run the same stack from package registries instead: pnpm stack:native`);
   process.exit(1);
 }
-const run = spawnSync('docker', ['compose', '--file', join(REPO_ROOT, 'collector', 'compose.yaml'), ...ACTIONS[action]!], { stdio: 'inherit' });
+const run = spawnSync('docker', ['compose', '--file', FILES.compose, ...ACTIONS[action]!], { stdio: 'inherit' });
 process.exit(run.status ?? 1);

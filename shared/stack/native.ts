@@ -15,7 +15,7 @@
 // The work is done by build.ts (with go.ts and processes.ts), configs.ts and run.ts.
 
 import { parseArgs } from 'node:util';
-import { fail, parseOrFail } from '../tools/cli.ts';
+import { fail, parseOrFail } from '../cli.ts';
 import { buildPart, buildStack, checkedVersions, missingPrerequisites, type Binaries } from './build.ts';
 import { toolchainNote } from './go.ts';
 import { defaultLog, seconds } from './processes.ts';

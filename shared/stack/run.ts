@@ -13,7 +13,7 @@ import { defaultLog, tail, track, type Log } from './processes.ts';
 import { collectorConfigArgs, nativeEnv } from './configs.ts';
 import { URLS, ZIPKIN_LOGS_URL } from './urls.ts';
 import { FILES, victoriaLogsFlags } from './versions.ts';
-import type { OtlpReceiver } from '../harness/otlp-receiver.ts';
+import type { OtlpReceiver } from '../otlp/receiver.ts';
 import { startZipkinBridge } from './zipkin-bridge.ts';
 
 /** Every port the native stack listens on, checked before it starts. */

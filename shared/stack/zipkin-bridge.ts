@@ -8,7 +8,7 @@ import { ExportResultCode } from '@opentelemetry/core';
 import { ZipkinExporter } from '@opentelemetry/exporter-zipkin';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace';
-import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../harness/otlp-receiver.ts';
+import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../otlp/receiver.ts';
 
 /** A span as Zipkin's API (v2) gives it back: what the bridge's tests and the e2e tests read. */
 export interface ZipkinSpan {

@@ -9,10 +9,10 @@ import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
-import { startOtlpReceiver } from '../harness/otlp-receiver.ts';
+import { startOtlpReceiver } from '../otlp/receiver.ts';
 import { serverPids, startStage } from '../harness/stage-runner.ts';
-import { fail, parseOrFail, positiveInteger, positiveNumber } from './cli.ts';
-import { listStages } from './stages.ts';
+import { fail, parseOrFail, positiveInteger, positiveNumber } from '../cli.ts';
+import { listStages } from '../repo.ts';
 
 const TOOL = 'bench';
 const HELP = `Usage: pnpm bench [--duration 5s] [--concurrency 8] [--rounds 3] [--stages 06,08,...] [--env NAME=VALUE ...]

@@ -4,7 +4,7 @@
 // started on this machine, for an instructor's screen.
 import { existsSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { fail, parseOrFail } from './cli.ts';
+import { fail, parseOrFail } from '../cli.ts';
 import { checkExercise, EXERCISES_DIR, exerciseFor, report, type Exercise } from './exercises.ts';
 
 const TOOL = 'check';

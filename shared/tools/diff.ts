@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fail, painter, parseOrFail, wantsColor } from './cli.ts';
+import { fail, painter, parseOrFail, wantsColor } from '../cli.ts';
 import { EXERCISES_DIR } from './exercises.ts';
-import { listStages } from './stages.ts';
+import { listStages } from '../repo.ts';
 
 const TOOL = 'diff';
 

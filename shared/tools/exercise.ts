@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { parseArgs } from 'node:util';
-import { fail, parseOrFail } from './cli.ts';
+import { fail, parseOrFail } from '../cli.ts';
 import { createExercise, exerciseFor, removeExercise } from './exercises.ts';
 
 const TOOL = 'exercise';

@@ -6,8 +6,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symli
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runLesson, verdicts, type Lesson, type Verdict } from '../harness/promises.ts';
-import { REPO_ROOT } from '../repo.ts';
-import { listStages } from './stages.ts';
+import { listStages, REPO_ROOT } from '../repo.ts';
 
 // OTEL_STEPS_EXERCISES moves them, for the tests, which must not touch a learner's own.
 export const EXERCISES_DIR = process.env.OTEL_STEPS_EXERCISES ?? join(REPO_ROOT, 'exercises');

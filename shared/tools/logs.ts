@@ -3,7 +3,7 @@
 // prints the URL it asks, so the same query is one curl away (and one click in its web UI, whose
 // address it prints too).
 import { parseArgs } from 'node:util';
-import { fail, parseOrFail, positiveInteger } from './cli.ts';
+import { fail, parseOrFail, positiveInteger } from '../cli.ts';
 import { logsUiUrl, URLS } from '../stack/urls.ts';
 
 const TOOL = 'logs';

@@ -5,10 +5,10 @@
 import { parseArgs } from 'node:util';
 import { relative } from 'node:path';
 import { REPO_ROOT } from '../repo.ts';
-import { waitForStack } from '../e2e/learner-stack.ts';
+import { waitForStack } from '../stack/learner-stack.ts';
 import { SCREENSHOT_DIR, SCREENSHOTS } from '../docs/screenshots.ts';
-import { lookAtIt, lookAtTheBrowserTrace, step19Traffic, step21Traffic } from '../e2e/look-at-it.ts';
-import { fail, parseOrFail } from './cli.ts';
+import { lookAtIt, lookAtTheBrowserTrace, step19Traffic, step21Traffic } from '../docs/look-at-it.ts';
+import { fail, parseOrFail } from '../cli.ts';
 
 const TOOL = 'screenshots';
 const { values } = parseOrFail(TOOL, () => parseArgs({ options: { out: { type: 'string' }, help: { type: 'boolean', short: 'h' } } }));

@@ -5,8 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT } from '../harness/stage-runner.ts';
-import { listStages } from './stages.ts';
+import { listStages, REPO_ROOT } from '../repo.ts';
 
 const read = (path: string): string => readFileSync(join(REPO_ROOT, path), 'utf8');
 // The extraction both CI entry points use; they must run the README's block, not a copy of it.

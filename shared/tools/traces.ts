@@ -3,7 +3,7 @@
 // VictoriaLogs. It is how to look at Jaeger when its web UI is not there (the native stack), and it
 // prints the URLs it asks, so the same data is one curl away.
 import { parseArgs } from 'node:util';
-import { fail, parseOrFail, positiveInteger } from './cli.ts';
+import { fail, parseOrFail, positiveInteger } from '../cli.ts';
 import { URLS } from '../stack/urls.ts';
 import { fetchLogs, renderLogs } from './logs.ts';
 

@@ -4,7 +4,7 @@
 import autocannon from 'autocannon';
 import { connect, isIPv4 } from 'node:net';
 import { parseArgs } from 'node:util';
-import { fail, painter, parseOrFail, positiveInteger, positiveNumber, wantsColor } from './cli.ts';
+import { fail, painter, parseOrFail, positiveInteger, positiveNumber, wantsColor } from '../cli.ts';
 
 const TOOL = 'traffic';
 const DEFAULTS = { target: 'http://127.0.0.1:3030', count: '200', duration: '30', rate: '10', concurrency: '2' };

@@ -7,7 +7,7 @@ import { startStage } from '../../harness/index.ts';
 import { buildStack } from '../../stack/build.ts';
 import { startStack, type RunningStack } from '../../stack/run.ts';
 import { URLS } from '../../stack/urls.ts';
-import { eventually, jaegerTraces, logsQuery, zipkinTraces } from '../backends.ts';
+import { eventually, jaegerTraces, logsQuery, zipkinTraces } from '../../backends/index.ts';
 
 describe.skipIf(process.env.E2E_STACK === 'running')('parts that join late get what the collector queued for them', () => {
   let stack: RunningStack;

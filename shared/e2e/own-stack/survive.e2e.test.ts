@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStage } from '../../harness/index.ts';
 import { startStack, type RunningStack } from '../../stack/run.ts';
 import { URLS } from '../../stack/urls.ts';
-import { eventually, jaegerTraces } from '../backends.ts';
+import { eventually, jaegerTraces } from '../../backends/index.ts';
 
 const REQUESTS = 30;
 const SERVICE = 'step-08-manual';

@@ -4,8 +4,8 @@
 // others, within a stated tolerance; span metrics, computed before sampling, count them all.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eventually, jaegerTraces, promQuery, sendOtlpJson, type JaegerTrace } from '../backends.ts';
-import { startLearnerStack, type LearnerStack } from '../learner-stack.ts';
+import { eventually, jaegerTraces, promQuery, sendOtlpJson, type JaegerTrace } from '../../backends/index.ts';
+import { startLearnerStack, type LearnerStack } from '../../stack/learner-stack.ts';
 
 const COMMAND = 'COLLECTOR_OVERLAY=overlays/tail-sampling.yaml pnpm stack:native';
 const SERVICE = 'tail-sampling-e2e';

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import waitOn from 'wait-on';
 import { REPO_ROOT } from '../repo.ts';
-import { URLS } from '../stack/urls.ts';
+import { URLS } from './urls.ts';
 
 const HEALTH = [URLS.collectorHealth, URLS.jaegerHealth, URLS.zipkinHealth, URLS.prometheusReady, URLS.victorialogsHealth];
 

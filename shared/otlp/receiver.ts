@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gunzipSync } from 'node:zlib';
-import { decodeOtlpProtobuf, NESTING, type Signal } from './otlp-protobuf.ts';
+import { decodeOtlpProtobuf, NESTING, type Signal } from './protobuf.ts';
 
 export type AttributeValue = string | number | boolean | AttributeValue[] | { [key: string]: AttributeValue } | null;
 export type Attributes = Record<string, AttributeValue>;

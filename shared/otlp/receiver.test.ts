@@ -15,7 +15,7 @@ import { InMemoryLogRecordExporter, LoggerProvider, SimpleLogRecordProcessor } f
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@opentelemetry/sdk-trace';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { SpanKind, startOtlpReceiver, StatusCode, type OtlpReceiver } from './otlp-receiver.ts';
+import { SpanKind, startOtlpReceiver, StatusCode, type OtlpReceiver } from './receiver.ts';
 
 const resource = resourceFromAttributes({ 'service.name': 'receiver-test', 'deployment.tier': 3 });
 

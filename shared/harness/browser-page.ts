@@ -1,10 +1,22 @@
 // Step 21's page, driven in Chromium as a learner uses it: open it, click Greet me, then Fail,
 // read what the page shows (the answer and the click's trace id), and close it. The end-to-end
 // tests check what arrives from it; `pnpm screenshots` uses it to make the trace it pictures.
+import { existsSync } from 'node:fs';
+// Types only at the top: playwright itself loads in launchChromium, when there is a browser to drive.
 import type { Browser, ConsoleMessage, Page } from 'playwright-core';
 
 /** The Chromium the browser tests drive: Debian's, or the one CHROMIUM_PATH names. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Debian's Chromium, headless, with nothing that would reach for the network on its own. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium package (sudo apt-get install chromium), or set CHROMIUM_PATH`);
+  const { chromium } = await import('playwright-core');
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
 
 export interface Clicked {
   /** The trace id the page showed after each click. */

@@ -5,7 +5,7 @@
 // the stack with Ctrl+C. `.ci/run` runs it on every run, before the end-to-end tests.
 import { startStage } from '../harness/stage-runner.ts';
 import { URLS } from '../stack/urls.ts';
-import { startLearnerStack } from './learner-stack.ts';
+import { startLearnerStack } from '../stack/learner-stack.ts';
 
 const t0 = Date.now();
 const stack = await startLearnerStack('pnpm stack:native', { first: true });

@@ -4,26 +4,18 @@
 // Prometheus graphs a chapter's query with its exemplars; and step 21's page, clicked, is one trace
 // in Zipkin from the browser to words. The end-to-end test runs it and checks
 // each page; `pnpm screenshots` runs the same code to write the pictures the chapters show.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { startStage } from '../harness/stage-runner.ts';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { SCREENSHOTS } from '../docs/screenshots.ts';
+import type { Page } from 'playwright-core';
+import { SCREENSHOTS } from './screenshots.ts';
 import { logsUiUrl, URLS } from '../stack/urls.ts';
-import { CHROMIUM, clickThePage } from './browser-page.ts';
+import { clickThePage, launchChromium } from '../harness/browser-page.ts';
 
 /** The PromQL the metrics picture graphs: step 18's p95, on the span metrics (which carry exemplars). */
 export const EXEMPLAR_QUERY = 'histogram_quantile(0.95, sum by (le, span_name) (rate(traces_span_metrics_duration_milliseconds_bucket{service_name="step-19-logs", span_kind="SPAN_KIND_SERVER"}[5m])))';
 
 
-/** Debian's Chromium, headless, with nothing that would reach for the network on its own. */
-export async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) throw new Error(`no Chromium at ${CHROMIUM}: install Debian's chromium package (sudo apt-get install chromium), or set CHROMIUM_PATH`);
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
 
 export interface LookedAt {
   /** The trace id the Zipkin trace page showed. */
