@@ -50,3 +50,16 @@ export function painter(on: boolean): (style: Style, text: string) => string {
   // validateStream off: the decision was already made by wantsColor, from the flags as well as the stream.
   return (style, text) => (on ? styleText(style, text, { validateStream: false }) : text);
 }
+
+/** A --lookback value as Jaeger and VictoriaLogs both read it: 15m, 1h, 2d. */
+export function lookbackOrFail(tool: string, value: string): string {
+  if (!/^\d+[smhd]$/.test(value)) fail(tool, `--lookback must look like 15m, 1h or 2d, got "${value}"`);
+  return value;
+}
+
+/** A --trace value: 32 hex digits, in either case; returned in lower case, as the backends store it. */
+export function traceIdOrFail(tool: string, value: string): string {
+  const id = value.toLowerCase();
+  if (!/^[0-9a-f]{32}$/.test(id)) fail(tool, `--trace needs a trace id of 32 hex digits, got "${value}"`);
+  return id;
+}

@@ -3,7 +3,8 @@
 // prints the URL it asks, so the same query is one curl away (and one click in its web UI, whose
 // address it prints too).
 import { parseArgs } from 'node:util';
-import { fail, parseOrFail, positiveInteger } from '../cli.ts';
+import { BackendError, queryLogs, type LogRecord } from '../backends/index.ts';
+import { fail, lookbackOrFail, parseOrFail, positiveInteger, traceIdOrFail } from '../cli.ts';
 import { logsUiUrl, URLS } from '../stack/urls.ts';
 
 const TOOL = 'logs';
@@ -14,23 +15,15 @@ Prints log records from VictoriaLogs (${URLS.victorialogs}), oldest first: the n
 service (20 unless --limit says otherwise; --errors keeps severity error and above), or every
 record of one trace. Each line: time, severity, message, and the trace and span it was written in.`;
 
-/** A record as VictoriaLogs' LogsQL API gives it: every field a string. */
-export type LogRecord = Record<string, string>;
-
-/** Runs a LogsQL query over the last `lookback`; the newest `limit` records, oldest first, and the URL asked. */
+/** The newest `limit` records matching `logsql` over `lookback`, oldest first, and the URL asked; a backend error ends the tool. */
 export async function fetchLogs(tool: string, logsql: string, lookback: string, limit: number): Promise<{ url: string; entries: LogRecord[] }> {
-  const query = `${logsql} _time:${lookback} | sort by (_time desc) | limit ${limit}`;
-  const url = `${URLS.victorialogs}/select/logsql/query?${new URLSearchParams({ query })}`;
-  let text: string;
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-    text = await res.text();
-    if (!res.ok) fail(tool, `VictoriaLogs answered HTTP ${res.status}: ${text.trim()}`, 1);
+    const { url, records } = await queryLogs(logsql, lookback, limit);
+    return { url, entries: records };
   } catch (err) {
-    return fail(tool, `VictoriaLogs does not answer at ${URLS.victorialogs} (${(err as Error).message}): start the stack with pnpm stack:native or pnpm stack:up`, 1);
+    if (err instanceof BackendError) return fail(tool, err.message, 1);
+    throw err;
   }
-  const entries = text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as LogRecord);
-  return { url, entries: entries.sort((a, b) => (a._time ?? '').localeCompare(b._time ?? '')) };
 }
 
 /** One line per record: time, severity, message, then the service and the trace and span it belongs to. */
@@ -52,12 +45,11 @@ async function main(): Promise<void> {
   );
   if (values.help) return void console.log(HELP);
   const limit = positiveInteger(TOOL, 'limit', values.limit);
-  if (!/^\d+[smhd]$/.test(values.lookback)) fail(TOOL, `--lookback must look like 15m, 1h or 2d, got "${values.lookback}"`);
+  lookbackOrFail(TOOL, values.lookback);
   let logsql: string;
   if (values.trace !== undefined) {
     if (positionals.length > 0) fail(TOOL, '--trace takes a trace id and nothing else (see --help)');
-    const id = values.trace.toLowerCase();
-    if (!/^[0-9a-f]{32}$/.test(id)) fail(TOOL, `--trace needs a trace id of 32 hex digits, got "${values.trace}"`);
+    const id = traceIdOrFail(TOOL, values.trace);
     logsql = `trace_id:="${id}"`;
   } else {
     const [service, ...extra] = positionals;

@@ -1,7 +1,8 @@
 // `pnpm traces` prints Jaeger's answer as span trees; the e2e suite runs it against the real
 // Jaeger, this checks the rendering itself: nesting, kinds, durations, the error flag, order.
 import { describe, expect, it } from 'vitest';
-import { failed, renderTrace } from './traces.ts';
+import { failed } from '../backends/index.ts';
+import { renderTrace } from './traces.ts';
 
 const span = (spanID: string, operationName: string, startTime: number, parent?: string, tags: { key: string; value: unknown }[] = []) => ({
   traceID: 't1',

@@ -3,7 +3,9 @@
 // VictoriaLogs. It is how to look at Jaeger when its web UI is not there (the native stack), and it
 // prints the URLs it asks, so the same data is one curl away.
 import { parseArgs } from 'node:util';
-import { fail, parseOrFail, positiveInteger } from '../cli.ts';
+import { BackendError, failed, isErrorSpan, jaegerTrace, jaegerTraces, jaegerTraceUrl, jaegerTracesUrl, serviceOf, tag } from '../backends/index.ts';
+import type { JaegerSpan, JaegerTrace } from '../backends/index.ts';
+import { fail, lookbackOrFail, parseOrFail, positiveInteger, traceIdOrFail } from '../cli.ts';
 import { URLS } from '../stack/urls.ts';
 import { fetchLogs, renderLogs } from './logs.ts';
 
@@ -16,28 +18,10 @@ failing ones) from Jaeger's query API (${URLS.jaeger}), newest first, each as a 
 with kind, duration and error flag. With --trace, prints that one trace and then its log records,
 found by trace id in VictoriaLogs (${URLS.victorialogs}).`;
 
-export interface JaegerSpan {
-  traceID: string;
-  spanID: string;
-  operationName: string;
-  references: { refType: string; spanID: string }[];
-  startTime: number;
-  duration: number;
-  tags: { key: string; value: unknown }[];
-  processID: string;
-}
-export interface JaegerTrace {
-  traceID: string;
-  spans: JaegerSpan[];
-  processes: Record<string, { serviceName: string }>;
-}
-
-const tag = (span: JaegerSpan, key: string): unknown => span.tags.find((t) => t.key === key)?.value;
-
 function line(span: JaegerSpan, trace: JaegerTrace): string {
   const kind = String(tag(span, 'span.kind') ?? 'internal');
-  const error = tag(span, 'error') === true || tag(span, 'otel.status_code') === 'ERROR' ? '  ERROR' : '';
-  const service = trace.processes[span.processID]?.serviceName;
+  const error = isErrorSpan(span) ? '  ERROR' : '';
+  const service = serviceOf(trace, span);
   return `${span.operationName}  [${kind}]  ${(span.duration / 1000).toFixed(1)} ms${error}  (${service})`;
 }
 
@@ -57,20 +41,14 @@ export function renderTrace(trace: JaegerTrace): string[] {
   return [`trace ${trace.traceID}  ${start} UTC  ${trace.spans.length} span${trace.spans.length === 1 ? '' : 's'}`, ...lines.map((l) => `  ${l}`)];
 }
 
-/** True when any span of `trace` failed. */
-export function failed(trace: JaegerTrace): boolean {
-  return trace.spans.some((s) => tag(s, 'error') === true || tag(s, 'otel.status_code') === 'ERROR');
-}
-
-async function getJaeger<T>(url: string): Promise<T> {
+/** Asks Jaeger through `ask`, printing the URL first; a backend error ends the tool. */
+async function fromJaeger<T>(url: string, ask: () => Promise<T>): Promise<T> {
   console.log(`GET ${url}`);
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
-    const body = (await res.json()) as T & { errors?: { msg: string }[] | null };
-    if (!res.ok) fail(TOOL, `Jaeger answered HTTP ${res.status}: ${body.errors?.map((e) => e.msg).join('; ') ?? ''}`, 1);
-    return body;
+    return await ask();
   } catch (err) {
-    return fail(TOOL, `Jaeger does not answer at ${URLS.jaeger} (${(err as Error).message}): start the stack with pnpm stack:native or pnpm stack:up`, 1);
+    if (err instanceof BackendError) return fail(TOOL, err.message, 1);
+    throw err;
   }
 }
 
@@ -90,10 +68,8 @@ async function main(): Promise<void> {
   if (values.help) return void console.log(HELP);
   if (values.trace !== undefined) {
     if (positionals.length > 0 || values.errors) fail(TOOL, '--trace takes a trace id and nothing else (see --help)');
-    const id = values.trace.toLowerCase();
-    if (!/^[0-9a-f]{32}$/.test(id)) fail(TOOL, `--trace needs a trace id of 32 hex digits, got "${values.trace}"`);
-    const body = await getJaeger<{ data: JaegerTrace[] | null }>(`${URLS.jaeger}/api/traces/${id}`);
-    const [trace] = body.data ?? [];
+    const id = traceIdOrFail(TOOL, values.trace);
+    const trace = await fromJaeger(jaegerTraceUrl(id), () => jaegerTrace(id));
     if (!trace) return void console.log(`no trace ${id} in Jaeger: it keeps traces in memory until it restarts`);
     console.log(['', ...renderTrace(trace), ''].join('\n'));
     const { url, entries } = await fetchLogs(TOOL, `trace_id:="${id}"`, '1d', 1000);
@@ -104,11 +80,10 @@ async function main(): Promise<void> {
   const [service, ...extra] = positionals;
   if (!service || extra.length > 0) fail(TOOL, 'give one service name, for example: pnpm traces step-08-manual, or --trace <id> (see --help)');
   const limit = positiveInteger(TOOL, 'limit', values.limit);
-  if (!/^\d+[smhd]$/.test(values.lookback)) fail(TOOL, `--lookback must look like 15m, 1h or 2d, got "${values.lookback}"`);
-  // Jaeger's own limit keeps any N traces, not the newest N: ask for plenty, sort, then cut.
-  const url = `${URLS.jaeger}/api/traces?service=${encodeURIComponent(service)}&limit=${Math.max(1000, limit)}&lookback=${values.lookback}`;
-  const body = await getJaeger<{ data: JaegerTrace[] | null }>(url);
-  const all = (body.data ?? []).sort((a, b) => Math.max(...b.spans.map((s) => s.startTime)) - Math.max(...a.spans.map((s) => s.startTime)));
+  const lookback = lookbackOrFail(TOOL, values.lookback);
+  // Jaeger's own limit keeps any N traces, not the newest N: ask for plenty (they come back newest first), then cut.
+  const asked = Math.max(1000, limit);
+  const all = await fromJaeger(jaegerTracesUrl(service, lookback, asked), () => jaegerTraces(service, lookback, asked));
   const traces = values.errors ? all.filter(failed) : all;
   if (traces.length === 0) {
     console.log(`no ${values.errors ? 'failing ' : ''}traces for service "${service}" in the last ${values.lookback}: has a stage sent any? (services are named in each chapter)`);
