@@ -9,6 +9,7 @@ import { startStage } from '../harness/stage-runner.ts';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { SCREENSHOTS } from './screenshots.ts';
+import { eventually, logsQuery, promQuery, zipkinTrace, zipkinTraces } from '../backends/index.ts';
 import { logsUiUrl, URLS } from '../stack/urls.ts';
 import { clickThePage, launchChromium } from '../harness/browser-page.ts';
 
@@ -104,17 +105,6 @@ export async function lookAtIt(traceId: string, outDir: string): Promise<LookedA
   }
 }
 
-/** Polls `check` every 200 ms until it returns a value; fails with `what` after `timeoutMs`. */
-async function poll<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /**
  * What the pictures show: step 19, started through its start script against the running stack,
  * answering GET / three times and GET /error once. Resolves with the failing request's trace id
@@ -128,21 +118,12 @@ export async function step19Traffic(): Promise<string> {
   } finally {
     await stage.stop('SIGINT');
   }
-  const getJson = async <T>(url: string): Promise<T> => (await (await fetch(url, { signal: AbortSignal.timeout(5000) })).json()) as T;
-  const traceId = await poll('the GET /error trace in Zipkin', async () => {
-    const traces = await getJson<Array<Array<{ traceId: string; name: string; timestamp: number }>>>(
-      `${URLS.zipkin}/api/v2/traces?serviceName=step-19-logs&spanName=get%20%2Ferror&lookback=${Date.now() - since + 60_000}&limit=10`,
-    );
+  const traceId = await eventually('the GET /error trace in Zipkin', async () => {
+    const traces = await zipkinTraces('step-19-logs', Date.now() - since, { spanName: 'get /error', limit: 10 });
     return traces.flat().filter((s) => s.timestamp >= since * 1000).sort((a, b) => b.timestamp - a.timestamp)[0]?.traceId;
-  });
-  await poll('its error record in VictoriaLogs', async () => {
-    const res = await fetch(`${URLS.victorialogs}/select/logsql/query?${new URLSearchParams({ query: `trace_id:="${traceId}" severity_text:=error` })}`);
-    return (await res.text()).trim() ? true : undefined;
-  });
-  await poll('its span metrics in Prometheus', async () => {
-    const body = await getJson<{ data: { result: unknown[] } }>(`${URLS.prometheus}/api/v1/query?${new URLSearchParams({ query: EXEMPLAR_QUERY })}`);
-    return body.data.result.length > 0 ? true : undefined;
-  });
+  }, 30_000);
+  await eventually('its error record in VictoriaLogs', async () => ((await logsQuery(`trace_id:="${traceId}" severity_text:=error`, since)).length ? true : undefined), 30_000);
+  await eventually('its span metrics in Prometheus', async () => ((await promQuery(EXEMPLAR_QUERY)).length > 0 ? true : undefined), 30_000);
   return traceId;
 }
 
@@ -161,10 +142,10 @@ export async function step21Traffic(): Promise<string> {
     await stage.stop('SIGINT');
     await browser.close();
   }
-  await poll("the click's trace in Zipkin, from all four services", async () => {
-    const spans = (await (await fetch(`${URLS.zipkin}/api/v2/trace/${traceId}`, { signal: AbortSignal.timeout(5000) })).json()) as Array<{ localEndpoint?: { serviceName?: string } }>;
+  await eventually("the click's trace in Zipkin, from all four services", async () => {
+    const spans = await zipkinTrace(traceId);
     return new Set(spans.map((span) => span.localEndpoint?.serviceName)).size === 4 ? true : undefined;
-  });
+  }, 30_000);
   return traceId;
 }
 

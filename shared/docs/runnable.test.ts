@@ -7,8 +7,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage } from '../harness/index.ts';
 import { REPO_ROOT } from '../repo.ts';
+import { STACK_PORTS } from '../stack/urls.ts';
 import { chapterFiles, loadWorkspace } from './check-chapters.ts';
-import { normalizeConsole, onPort, parseChapter, runnerOf, STACK_PORTS, STAGE_PORT, type Snippet } from './runnable.ts';
+import { normalizeConsole, onPort, parseChapter, runnerOf, STAGE_PORT, type Snippet } from './runnable.ts';
 
 const workspace = loadWorkspace(REPO_ROOT);
 const files = chapterFiles(workspace);
@@ -80,7 +81,7 @@ describe('every command in a chapter is run by some test', () => {
     const server = readFileSync(join(REPO_ROOT, 'steps', 'step-06', 'src', 'server.ts'), 'utf8');
     expect(/const DEFAULT_PORT = (\d+);/.exec(server)?.[1]).toBe(STAGE_PORT);
     for (const url of parsed.flatMap((p) => p.urls)) {
-      if (/127\.0\.0\.1:(3\d{3})\b/.test(url.text) && !STACK_PORTS.some((port) => url.text.includes(`127.0.0.1:${port}`))) expect(url.text, `${url.file}:${url.line}`).toContain(`127.0.0.1:${STAGE_PORT}`);
+      if (/127\.0\.0\.1:(3\d{3})\b/.test(url.text) && !Object.keys(STACK_PORTS).some((port) => url.text.includes(`127.0.0.1:${port}`))) expect(url.text, `${url.file}:${url.line}`).toContain(`127.0.0.1:${STAGE_PORT}`);
     }
   });
 });

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { REPO_ROOT } from '../repo.ts';
+import { STACK_PORTS } from '../stack/urls.ts';
 
 export interface Snippet {
   /** Path relative to the repository root. */
@@ -27,8 +28,7 @@ export type Runner =
   | { kind: 'exercise' }
   | { kind: 'unknown' };
 
-// Ports of the stack (collector, Jaeger, Zipkin, Prometheus, VictoriaLogs) and of the stages.
-export const STACK_PORTS = ['4317', '4318', '8888', '13133', '16686', '9411', '9090', '9428'];
+// The port a stage listens on; the stack's are in stack/urls.ts.
 export const STAGE_PORT = '3030';
 
 // Commands that start or test the whole stack, run by the CI files named here (each of which the
@@ -121,7 +121,7 @@ export function runnerOf(command: string): Runner {
   if (words[0] === 'curl') {
     const url = words.find((w) => /^'?https?:/.test(w)) ?? '';
     if (url.includes(`127.0.0.1:${STAGE_PORT}`)) return { kind: 'stage-curl' };
-    if (STACK_PORTS.some((port) => url.includes(`127.0.0.1:${port}`))) return { kind: 'stack' };
+    if (Object.keys(STACK_PORTS).some((port) => url.includes(`127.0.0.1:${port}`))) return { kind: 'stack' };
   }
   if (/^pnpm (traces|logs) [\w.-]+( --errors)?$/.test(command)) return { kind: 'stack' };
   // One request's trace and logs, by the trace id a chapter cannot know: the browser test runs it

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { leaked, renderSpanTrees, SpanKind, startOtlpReceiver, startStage, StatusCode, type OtlpReceiver, type ReceivedSpan, type StageExit } from '../harness/index.ts';
 import { REPO_ROOT } from '../repo.ts';
 import { URLS } from '../stack/urls.ts';
-import { eventually } from '../backends/index.ts';
+import { eventually, jaegerTrace, zipkinDependencies } from '../backends/index.ts';
 import { clickThePage, launchChromium, type Clicked } from '../harness/browser-page.ts';
 
 const SERVICES = ['step-21-browser', 'step-21-gateway', 'step-21-greeter', 'step-21-words'];
@@ -159,17 +159,14 @@ describe('step 21 in Chromium, against the native stack', () => {
       await stage.stop();
     }
     const services = await eventually('the click\'s trace in Jaeger, from all four services', async () => {
-      const res = await fetch(`${URLS.jaeger}/api/traces/${clicked.greetTraceId}`, { signal: AbortSignal.timeout(5000) });
-      if (!res.ok) return undefined;
-      const body = (await res.json()) as { data: Array<{ processes: Record<string, { serviceName: string }> }> };
-      const found = [...new Set(Object.values(body.data[0]?.processes ?? {}).map((p) => p.serviceName))].sort();
+      const trace = await jaegerTrace(clicked.greetTraceId);
+      const found = [...new Set(Object.values(trace?.processes ?? {}).map((p) => p.serviceName))].sort();
       return found.length === SERVICES.length ? found : undefined;
     });
     expect(services).toEqual(SERVICES);
     // The chapter: Zipkin's Dependencies page now starts at the browser.
     const edges = await eventually('the call graph in Zipkin, from the browser', async () => {
-      const res = await fetch(`${URLS.zipkin}/zipkin/api/v2/dependencies?endTs=${Date.now()}&lookback=3600000`, { signal: AbortSignal.timeout(5000) });
-      const found = ((await res.json()) as Array<{ parent: string; child: string }>).filter((d) => d.parent.startsWith('step-21-')).map((d) => `${d.parent} → ${d.child}`).sort();
+      const found = (await zipkinDependencies()).filter((d) => d.parent.startsWith('step-21-')).map((d) => `${d.parent} → ${d.child}`).sort();
       return found.length >= 3 ? found : undefined;
     });
     expect(edges).toEqual(['step-21-browser → step-21-gateway', 'step-21-gateway → step-21-greeter', 'step-21-greeter → step-21-words']);

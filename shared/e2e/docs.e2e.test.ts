@@ -8,8 +8,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { startStage } from '../harness/index.ts';
 import { listStages, REPO_ROOT } from '../repo.ts';
 import { chapterFiles, loadWorkspace } from '../docs/check-chapters.ts';
-import { parseChapter, runnerOf, STACK_PORTS } from '../docs/runnable.ts';
-import { URLS } from '../stack/urls.ts';
+import { parseChapter, runnerOf } from '../docs/runnable.ts';
+import { STACK_PORTS, URLS } from '../stack/urls.ts';
 import { eventually, jaegerTraces, logsQuery, promQuery } from '../backends/index.ts';
 import { expectationsFromSnapshot, type StageExpectations } from '../harness/telemetry-text.ts';
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
 }, 120_000);
 
 describe('every backend URL a chapter links answers', () => {
-  const urls = parsed.flatMap((p) => p.urls).filter((u) => STACK_PORTS.some((port) => u.text.includes(`127.0.0.1:${port}`)));
+  const urls = parsed.flatMap((p) => p.urls).filter((u) => Object.keys(STACK_PORTS).some((port) => u.text.includes(`127.0.0.1:${port}`)));
   it.each(urls.map((u) => [`${u.file}:${u.line} ${u.text}`, u.text] as const))('%s', async (_name, url) => {
     const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
     expect(res.status).toBe(200);

@@ -7,17 +7,13 @@ import { join } from 'node:path';
 import { startStage } from '../harness/index.ts';
 import { listStages, REPO_ROOT } from '../repo.ts';
 import { URLS } from '../stack/urls.ts';
-import { eventually, jaegerTraces, logsQuery, promQuery, zipkinTraces, type JaegerTrace } from '../backends/index.ts';
+import { eventually, isErrorSpan, jaegerDependencies, jaegerTraces, logsQuery, promQuery, zipkinTraces, type JaegerTrace } from '../backends/index.ts';
 import { expectationsFromSnapshot } from '../harness/telemetry-text.ts';
 
 // Every instrumented stage: all but step 6.
 const STAGES = listStages().map((s) => s.name).filter((name) => name !== 'step-06');
 const latencies: string[] = [];
 const LATENCY_BOUND_MS = 3000;
-
-function isError(span: JaegerTrace['spans'][number]): boolean {
-  return span.tags.some((t) => (t.key === 'error' && t.value === true) || (t.key === 'otel.status_code' && t.value === 'ERROR'));
-}
 
 const measured: number[] = [];
 // Time to see the other two signals, from the answer to a request (polled every 50 ms).
@@ -72,7 +68,7 @@ describe.each(STAGES)('%s, end to end', (stageName) => {
         expect(latency, `${stageName} ${request}: request -> queryable in Jaeger`).toBeLessThan(LATENCY_BOUND_MS);
         found[request] = trace;
         expect(Object.values(trace.processes).map((p) => p.serviceName)).toContain(expected.service);
-        expect(trace.spans.filter(isError).map((s) => s.operationName).sort()).toEqual([...want.errors].sort());
+        expect(trace.spans.filter(isErrorSpan).map((s) => s.operationName).sort()).toEqual([...want.errors].sort());
       }
     } finally {
       await stage.stop('SIGINT');
@@ -164,10 +160,8 @@ describe('step-20, end to end: three services', () => {
   it('Jaeger\'s dependencies API shows the call graph: gateway → greeter → words', async () => {
     // The traces the tests above sent; Jaeger derives the edges from their parent/child links.
     const edges = await eventually('the call graph in Jaeger', async () => {
-      const res = await fetch(`${URLS.jaeger}/api/dependencies?endTs=${Date.now()}&lookback=3600000`, { signal: AbortSignal.timeout(5000) });
-      const body = (await res.json()) as { data: { parent: string; child: string; callCount: number }[] | null };
       // Jaeger also counts the calls within a service (parent and child span in the same one).
-      const found = (body.data ?? []).filter((d) => d.parent.startsWith('step-20-') && d.parent !== d.child).map((d) => `${d.parent} → ${d.child}`).sort();
+      const found = (await jaegerDependencies()).filter((d) => d.parent.startsWith('step-20-') && d.parent !== d.child).map((d) => `${d.parent} → ${d.child}`).sort();
       return found.length >= 2 ? found : undefined;
     });
     expect(edges).toEqual(['step-20-gateway → step-20-greeter', 'step-20-greeter → step-20-words']);

@@ -5,16 +5,13 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import waitOn from 'wait-on';
 import { REPO_ROOT } from '../repo.ts';
-import { URLS } from './urls.ts';
+import { URLS, waitForUrls } from './urls.ts';
 
 const HEALTH = [URLS.collectorHealth, URLS.jaegerHealth, URLS.zipkinHealth, URLS.prometheusReady, URLS.victorialogsHealth];
 
 /** Resolves once every backend answers (or, with reverse, once none does). */
-// GET, not wait-on's default HEAD; proxy: false, or a proxy set in the environment would be asked for 127.0.0.1.
-export const waitForStack = (options: { timeout: number; reverse?: boolean }): Promise<void> =>
-  waitOn({ resources: HEALTH.map((url) => url.replace(/^http/, 'http-get')), interval: 500, proxy: false, ...options });
+export const waitForStack = (options: { timeout: number; reverse?: boolean }): Promise<void> => waitForUrls(HEALTH, options);
 
 export type LearnerStack = {
   /** The collector's output file (the stack prints where its logs are). */

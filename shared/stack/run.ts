@@ -6,33 +6,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import waitOn from 'wait-on';
 import { join } from 'node:path';
 import { buildStack, type Binaries } from './build.ts';
 import { defaultLog, tail, track, type Log } from './processes.ts';
 import { collectorConfigArgs, nativeEnv } from './configs.ts';
-import { URLS, ZIPKIN_LOGS_URL } from './urls.ts';
+import { STACK_PORTS, URLS, waitForUrls, ZIPKIN_LOGS_URL } from './urls.ts';
 import { FILES, victoriaLogsFlags } from './versions.ts';
 import type { OtlpReceiver } from '../otlp/receiver.ts';
 import { startZipkinBridge } from './zipkin-bridge.ts';
 
 /** Every port the native stack listens on, checked before it starts. */
-const PORTS: Array<[number, string]> = [
-  [4317, 'collector OTLP gRPC'],
-  [4318, 'collector OTLP HTTP'],
-  [13133, 'collector health'],
-  [8888, 'collector metrics'],
-  [14317, 'Jaeger OTLP gRPC'],
-  [14318, 'Jaeger OTLP HTTP'],
-  [16686, 'Jaeger UI'],
-  [16685, 'Jaeger gRPC query'],
-  [13134, 'Jaeger health'],
-  [14269, 'Jaeger metrics'],
-  [9411, 'Zipkin'],
-  [9412, 'OTLP->Zipkin bridge'],
-  [9090, 'Prometheus'],
-  [9428, 'VictoriaLogs'],
-];
 
 /** prometheus.yaml with every scrape target's host replaced by 127.0.0.1. */
 export function nativePrometheusConfig(compose: string): string {
@@ -115,8 +98,7 @@ function waitHealthy(name: string, url: string, child: ChildProcess, logFile: st
   return new Promise((resolveHealthy, reject) => {
     const onExit = (code: number | null): void => reject(failure(`exited with code ${code}`));
     child.once('exit', onExit);
-    // proxy: false, or a proxy set in the environment would be asked for 127.0.0.1.
-    waitOn({ resources: [url.replace(/^http/, 'http-get')], timeout, interval: 250, proxy: false })
+    waitForUrls([url], { timeout, interval: 250 })
       .then(() => resolveHealthy(), () => reject(failure(`did not become healthy at ${url}`)))
       .finally(() => child.off('exit', onExit));
   });
@@ -144,7 +126,7 @@ export async function startStack(options: StartOptions = {}): Promise<RunningSta
   const log = options.log ?? defaultLog;
   const binaries = options.binaries ?? (await buildStack({ log }));
   const busy: string[] = [];
-  for (const [port, what] of PORTS) if (!(await portFree(port))) busy.push(`${port} (${what})`);
+  for (const [port, what] of Object.entries(STACK_PORTS)) if (!(await portFree(Number(port)))) busy.push(`${port} (${what})`);
   if (busy.length) {
     throw new Error(
       `Ports in use on 127.0.0.1: ${busy.join(', ')}. Is a stack already running (\`pnpm stack:down\` stops the compose one), or a system Prometheus service?`,

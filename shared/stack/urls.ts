@@ -1,5 +1,25 @@
 // Where the stack listens, natively and (published on 127.0.0.1) in compose. Kept apart from the
 // rest of shared/stack so that the e2e tests and `pnpm traces` import addresses, not a build system.
+import waitOn from 'wait-on';
+
+/** Every port the stack listens on, natively and in compose, and what listens there. */
+export const STACK_PORTS: Record<number, string> = {
+  4317: 'collector OTLP gRPC',
+  4318: 'collector OTLP HTTP',
+  13133: 'collector health',
+  8888: 'collector metrics',
+  14317: 'Jaeger OTLP gRPC',
+  14318: 'Jaeger OTLP HTTP',
+  16686: 'Jaeger UI',
+  16685: 'Jaeger gRPC query',
+  13134: 'Jaeger health',
+  14269: 'Jaeger metrics',
+  9411: 'Zipkin',
+  9412: 'OTLP->Zipkin bridge',
+  9090: 'Prometheus',
+  9428: 'VictoriaLogs',
+};
+
 export const URLS = {
   otlpGrpc: '127.0.0.1:4317',
   otlpHttp: 'http://127.0.0.1:4318',
@@ -30,3 +50,9 @@ export function logsUiUrl(logsql: string): string {
  */
 export const ZIPKIN_LOGS_URL = logsUiUrl('trace_id:="TRACE"').replace('TRACE', '{traceId}');
 
+
+/** Resolves once every URL answers a GET with 2xx (or, with reverse, once none answers). */
+export function waitForUrls(urls: string[], options: { timeout: number; interval?: number; reverse?: boolean }): Promise<void> {
+  // GET, not wait-on's default HEAD; proxy: false, or a proxy set in the environment would be asked for 127.0.0.1.
+  return waitOn({ resources: urls.map((url) => url.replace(/^http/, 'http-get')), interval: 500, proxy: false, ...options });
+}

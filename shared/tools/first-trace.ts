@@ -3,9 +3,10 @@
 // waits for the trace in Zipkin's API (what Zipkin's UI shows). Prints the time from the start of
 // `pnpm stack:native` to its first parts, to that trace, and to every part being up, then stops
 // the stack with Ctrl+C. `.ci/run` runs it on every run, before the end-to-end tests.
+import { eventually, jaegerTraces, zipkinTraces } from '../backends/index.ts';
 import { startStage } from '../harness/stage-runner.ts';
-import { URLS } from '../stack/urls.ts';
 import { startLearnerStack } from '../stack/learner-stack.ts';
+import { URLS } from '../stack/urls.ts';
 
 const t0 = Date.now();
 const stack = await startLearnerStack('pnpm stack:native', { first: true });
@@ -20,17 +21,10 @@ try {
   } finally {
     await stage.stop('SIGINT');
   }
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    const url = `${URLS.zipkin}/api/v2/traces?serviceName=step-08-manual&lookback=${Date.now() - sent + 60_000}&limit=10`;
-    const traces = (await fetch(url, { signal: AbortSignal.timeout(5000) }).then(
-      (res) => res.json(),
-      () => [],
-    )) as Array<Array<{ timestamp: number }>>;
-    if (traces.some((t) => t.some((s) => s.timestamp >= (sent - 1000) * 1000))) break;
-    if (Date.now() > deadline) throw new Error('no step-08 trace in Zipkin within 60 s of its request');
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await eventually('a step-08 trace in Zipkin within 60 s of its request', async () => {
+    const traces = await zipkinTraces('step-08-manual', Date.now() - sent, { limit: 10 });
+    return traces.some((t) => t.some((span) => span.timestamp >= (sent - 1000) * 1000)) ? true : undefined;
+  }, 60_000);
   // From the start of `pnpm stack:native`, as a learner counts it.
   traced = Date.now() - t0;
 } finally {
@@ -39,16 +33,9 @@ try {
     return NaN;
   });
   // Sent before Jaeger joined, the trace waits in the collector's disk queue, and is handed over then.
-  let delivered = false;
-  const deadline = Date.now() + 30_000;
-  while (!delivered && !Number.isNaN(all) && Date.now() < deadline) {
-    const body = (await fetch(`${URLS.jaeger}/api/traces?service=step-08-manual&lookback=1h&limit=20`, { signal: AbortSignal.timeout(5000) }).then(
-      (res) => res.json(),
-      () => ({}),
-    )) as { data?: unknown[] };
-    delivered = (body.data ?? []).length > 0;
-    if (!delivered) await new Promise((r) => setTimeout(r, 200));
-  }
+  const delivered =
+    !Number.isNaN(all) &&
+    (await eventually('the trace in Jaeger', async () => ((await jaegerTraces('step-08-manual', '1h', 20)).length > 0 ? true : undefined), 30_000).catch(() => false));
   await stack.stop();
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   console.log(`\npnpm stack:native, from its start: first parts up (collector, Zipkin, Prometheus) after ${s(stack.firstUp)}; a step-08 trace visible in Zipkin after ${s(traced)}; every part up after ${s(all)}`);
