@@ -10,7 +10,8 @@ export async function getText(backend: string, url: string): Promise<string> {
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(5000) });
   } catch (err) {
-    throw new BackendError(`${backend} does not answer at ${new URL(url).origin} (${(err as Error).message}): start the stack with pnpm stack:native or pnpm stack:up`);
+    const why = (err as Error).message;
+    throw new BackendError(`${backend} does not answer at ${new URL(url).origin} (${why}): start the stack with pnpm stack:native or pnpm stack:up`);
   }
   const text = await res.text();
   if (!res.ok) throw new BackendError(`${backend} answered HTTP ${res.status} to ${url}: ${text.trim().slice(0, 500)}`);

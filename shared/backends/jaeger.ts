@@ -64,5 +64,6 @@ export async function jaegerTrace(traceId: string): Promise<JaegerTrace | undefi
 
 /** The service graph over the last `lookbackMs`: an edge per caller and callee, with its call count. */
 export async function jaegerDependencies(lookbackMs = 3_600_000): Promise<JaegerDependency[]> {
-  return (await getJson<{ data: JaegerDependency[] | null }>('Jaeger', `${URLS.jaeger}/api/dependencies?endTs=${Date.now()}&lookback=${lookbackMs}`)).data ?? [];
+  const url = `${URLS.jaeger}/api/dependencies?endTs=${Date.now()}&lookback=${lookbackMs}`;
+  return (await getJson<{ data: JaegerDependency[] | null }>('Jaeger', url)).data ?? [];
 }

@@ -8,7 +8,13 @@ export type { ZipkinSpan };
 /** `service`'s traces over the last `lookbackMs` (and a minute of clock skew), a list of spans each. */
 export async function zipkinTraces(service: string, lookbackMs: number, options: { spanName?: string; limit?: number } = {}): Promise<ZipkinSpan[][]> {
   // encodeURIComponent, not URLSearchParams: a span name's space as %20, never as +.
-  const params = { serviceName: service, spanName: options.spanName, endTs: Date.now() + 60_000, lookback: Math.round(lookbackMs) + 60_000, limit: options.limit ?? 100 };
+  const params = {
+    serviceName: service,
+    spanName: options.spanName,
+    endTs: Date.now() + 60_000,
+    lookback: Math.round(lookbackMs) + 60_000,
+    limit: options.limit ?? 100,
+  };
   const query = Object.entries(params).filter(([, value]) => value !== undefined).map(([key, value]) => `${key}=${encodeURIComponent(value!)}`);
   return getJson<ZipkinSpan[][]>('Zipkin', `${URLS.zipkin}/api/v2/traces?${query.join('&')}`);
 }

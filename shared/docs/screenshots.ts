@@ -1,5 +1,5 @@
 // The pictures the chapters show (shared/docs/screenshots/): the names `pnpm screenshots` writes
-// (shared/e2e/look-at-it.ts), and where each chapter shows one.
+// (shared/docs/look-at-it.ts), and where each chapter shows one.
 import { readFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
 import { REPO_ROOT } from '../repo.ts';

@@ -1,5 +1,5 @@
 // The chapters' "look at it", in a real browser against the running stack: what a learner clicks
-// and what each page must show, with the screenshots written on the way (shared/e2e/look-at-it.ts).
+// and what each page must show, with the screenshots written on the way (shared/docs/look-at-it.ts).
 // `pnpm screenshots` runs the same walk-through into shared/docs/screenshots/.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';

@@ -161,7 +161,8 @@ describe('step-20, end to end: three services', () => {
     // The traces the tests above sent; Jaeger derives the edges from their parent/child links.
     const edges = await eventually('the call graph in Jaeger', async () => {
       // Jaeger also counts the calls within a service (parent and child span in the same one).
-      const found = (await jaegerDependencies()).filter((d) => d.parent.startsWith('step-20-') && d.parent !== d.child).map((d) => `${d.parent} → ${d.child}`).sort();
+      const between = (await jaegerDependencies()).filter((d) => d.parent.startsWith('step-20-') && d.parent !== d.child);
+      const found = between.map((d) => `${d.parent} → ${d.child}`).sort();
       return found.length >= 2 ? found : undefined;
     });
     expect(edges).toEqual(['step-20-gateway → step-20-greeter', 'step-20-greeter → step-20-words']);

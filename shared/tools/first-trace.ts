@@ -33,9 +33,8 @@ try {
     return NaN;
   });
   // Sent before Jaeger joined, the trace waits in the collector's disk queue, and is handed over then.
-  const delivered =
-    !Number.isNaN(all) &&
-    (await eventually('the trace in Jaeger', async () => ((await jaegerTraces('step-08-manual', '1h', 20)).length > 0 ? true : undefined), 30_000).catch(() => false));
+  const inJaeger = async (): Promise<true | undefined> => ((await jaegerTraces('step-08-manual', '1h', 20)).length > 0 ? true : undefined);
+  const delivered = !Number.isNaN(all) && (await eventually('the trace in Jaeger', inJaeger, 30_000).catch(() => false));
   await stack.stop();
   const s = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
   console.log(`\npnpm stack:native, from its start: first parts up (collector, Zipkin, Prometheus) after ${s(stack.firstUp)}; a step-08 trace visible in Zipkin after ${s(traced)}; every part up after ${s(all)}`);
