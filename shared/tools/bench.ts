@@ -22,8 +22,10 @@ in flight (after a one-second warm-up that is not counted), then stops it with C
 instrumented stage runs twice: "as taught" (its defaults, console exporter included) and
 "OTLP only" (OTEL_TRACES_EXPORTER=otlp, as in production). Per run it prints requests per second
 and their ratio to step-06 in the same run, latency p50 and p99, peak resident memory of the
-stage's Node processes (Linux), and spans delivered per request; "traces" says how many requests'
-traces arrived whole, which shows when a batch processor's queue drops spans under load.
+stage's Node processes (Linux), and spans delivered per request sent; "traces/sent" is how many
+requests' traces arrived (a root span each) out of the requests sent, warm-up and those still in
+flight when the load stopped included (the stage answers them all before it stops): fewer traces
+than requests shows a batch processor's queue dropping spans under load. step-06 sends none.
 With --rounds N every run is repeated N times, rounds interleaved so that a slow minute of the
 machine hits every stage alike, and each row shows the run with the median requests per second.
 --env sets a variable for every instrumented run (repeat it for several), for instance a sampler:
@@ -38,8 +40,8 @@ interface Result {
   stage: string;
   mode: Mode | 'no telemetry';
   measured: autocannon.Result;
-  /** Warm-up included: every request can have produced spans. */
-  requests: number;
+  /** Requests sent, warm-up and those in flight at the end included: each reached the stage, and has a trace. */
+  sent: number;
   peakRssMb: number | undefined;
   /** Every span received, and the root spans among them (one per request's trace). */
   spans: number;
@@ -76,10 +78,12 @@ async function benchStage(stage: string, mode: Result['mode'], concurrency: numb
     const peak = peakRssMb(await serverPids(running.pid));
     await running.stop('SIGINT');
     receiver.decodePending();
-    // Spans are counted over every request, warm-up included: its spans arrive with the rest.
-    const requests = measured.requests.total + warmup.requests.total;
+    // Every request sent counts, warm-up included: its spans arrive with the rest. autocannon's
+    // requests.total leaves out those in flight when the load stopped, which the stage still answers.
+    const sent = measured.requests.sent + warmup.requests.sent;
+    // One root span per request's trace (a DNS lookup at start-up has a trace of its own).
     const roots = receiver.spans.filter((s) => s.parentSpanId === '' && s.name !== 'dns.lookup').length;
-    return { stage, mode, measured, requests, peakRssMb: peak, spans: receiver.spans.length, roots };
+    return { stage, mode, measured, sent, peakRssMb: peak, spans: receiver.spans.length, roots };
   } finally {
     await receiver.close();
   }
@@ -131,7 +135,7 @@ async function main(): Promise<void> {
   // The median run of each row (by requests per second).
   const results = [...measured.values()].map((all) => [...all].sort((a, b) => a.measured.requests.average - b.measured.requests.average)[Math.floor(all.length / 2)]!);
   const base = results.find((r) => r.stage === 'step-06')?.measured.requests.average;
-  const header = ['stage', 'mode', 'req/s', 'vs 06', 'p50', 'p99', 'peak RSS', 'spans/req', 'traces'];
+  const header = ['stage', 'mode', 'req/s', 'vs 06', 'p50', 'p99', 'peak RSS', 'spans/req', 'traces/sent'];
   const rows = results.map((r) => [
     r.stage,
     r.mode,
@@ -140,8 +144,8 @@ async function main(): Promise<void> {
     wholeMs(r.measured.latency.p50),
     wholeMs(r.measured.latency.p99),
     r.peakRssMb === undefined ? 'n/a' : `${Math.round(r.peakRssMb)} MB`,
-    (r.spans / r.requests).toFixed(1),
-    `${r.roots}/${r.requests}`,
+    (r.spans / r.sent).toFixed(1),
+    r.mode === 'no telemetry' ? 'n/a' : `${r.roots}/${r.sent}`,
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
