@@ -136,7 +136,7 @@ export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { 
     async function browserTraces(request, reply) {
       if (!tracing) return reply.code(503).send({ error: 'the gateway exports no traces (OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER), so it forwards none' });
       const { body, spans, claimed } = rebuilt(request.body);
-      if (claimed.length > 0) request.log.warn(`a page sent spans as service.name ${claimed.map((c) => JSON.stringify(c.slice(0, 64))).join(', ')}: forwarded as ${BROWSER_SERVICE}`);
+      if (claimed.length > 0) request.log.warn(`a page sent spans as service.name ${claimed.map((c) => quoted(c.slice(0, 64))).join(', ')}: forwarded as ${BROWSER_SERVICE}`);
       // Not traced: the gateway forwarding telemetry is not a request of the app's.
       const answer = await context
         .with(suppressTracing(context.active()), () =>
@@ -152,6 +152,11 @@ export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { 
       return answer ? reply.code(503).send({ error: 'the collector did not take the spans' }) : reply.send({ partialSuccess: {}, spans });
     },
   );
+}
+
+/** `text` as a JSON string, with the C1 control characters escaped as well as the C0 ones: a name a page claimed, for a log line. */
+function quoted(text: string): string {
+  return JSON.stringify(text).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function forwardTarget(endpoint: string): { url: string; headers: Record<string, string> } {

@@ -266,10 +266,12 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     });
     port = new URL(stage.baseUrl).port;
     const services = /^listening on (\S+) \(gateway; greeter on (\S+), words on (\S+)\)$/m.exec(stage.output())!.slice(1);
-    const body = 'POST /v1/traces HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"resourceSpans": [';
+    // With a Host and an Origin the gateway takes: nothing refuses the post before its body is read.
+    const body = (host: string): string =>
+      `POST /v1/traces HTTP/1.1\r\nHost: ${host}\r\nOrigin: http://${host}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"resourceSpans": [`;
     const headers = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Still-Coming: ';
     stalls = services.flatMap((url, i) => [
-      stalled(url, body, 25_000).then((closed) => [`${SERVICES[i]}: a body that never ends`, closed] as [string, typeof closed]),
+      stalled(url, body(new URL(url).host), 25_000).then((closed) => [`${SERVICES[i]}: a body that never ends`, closed] as [string, typeof closed]),
       stalled(url, headers, 25_000).then((closed) => [`${SERVICES[i]}: headers that never end`, closed] as [string, typeof closed]),
     ]);
   });
@@ -379,32 +381,33 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
   it('writes C1 control characters from a claimed service.name or an Origin as escapes on the console, as it does C0 ones', async () => {
     // U+009B is the terminal's one-character escape sequence introducer (CSI): ESC [ in one.
     expect((await send(post('c1 span', { service: 'gw\u009b31m-c1\u001b[0m' }))).status).toBe(200);
-    expect((await stage.raw(rawPost(`127.0.0.1:${port}`, 'http://evil\u009b2J.example', '{}'))).status).toBe(403);
+    expect((await stage.raw(rawPost(`127.0.0.1:${port}`, 'http://c1-origin\u009b2J.example', '{}'))).status).toBe(403);
     await expect.poll(() => lines('-c1')).toHaveLength(1);
-    await expect.poll(() => lines('refused (403): ').some((l) => l.includes('evil'))).toBe(true);
+    await expect.poll(() => lines('c1-origin')).toHaveLength(1);
     const printed = stage.output();
     expect(printed).not.toMatch(/[\u0080-\u009f]/);
     expect(printed).not.toContain('\u001b');
     expect(lines('-c1')[0]).toContain('gw\\\\u009b31m-c1\\\\u001b[0m');
-    expect(lines('refused (403): ').find((l) => l.includes('evil'))).toContain('evil\\u009b2J.example');
+    expect(lines('c1-origin')[0]).toMatch(/refused \(403\): .*c1-origin.*\\u009b2J\.example/);
   });
 
   it('refuses what OTLP does not define (400, saying what): intValue as nested lists or outside int64, times outside uint64, a kind or status as a list; and keeps serving', async () => {
-    const deep = JSON.parse(`${'['.repeat(20_000)}"42"${']'.repeat(20_000)}`) as unknown;
-    const refused: Array<[string, object, string]> = [
-      ['intValue nested 20,000 deep', post('x', { attributes: [{ key: 'n', value: { intValue: deep } }] }), 'an intValue is not a 64-bit integer'],
+    // Written as text: JSON.stringify itself cannot write a list nested 20,000 deep.
+    const deep = `${'['.repeat(20_000)}"42"${']'.repeat(20_000)}`;
+    const refused: Array<[string, object | string, string]> = [
+      ['intValue nested 20,000 deep', JSON.stringify(post('x', { attributes: [{ key: 'n', value: { intValue: 'DEEP' } }] })).replace('"DEEP"', deep), 'an intValue is not a 64-bit integer'],
       ['intValue nested once', post('x', { attributes: [{ key: 'n', value: { intValue: ['42'] } }] }), 'an intValue is not a 64-bit integer'],
       ['intValue 2^63', post('x', { attributes: [{ key: 'n', value: { intValue: '9223372036854775808' } }] }), 'an intValue is not a 64-bit integer'],
       ['intValue -2^63 - 1', post('x', { attributes: [{ key: 'n', value: { intValue: '-9223372036854775809' } }] }), 'an intValue is not a 64-bit integer'],
       ['a time of 2^64 ns', post('x', { span: { endTimeUnixNano: '18446744073709551616' } }), 'endTimeUnixNano is not a time in nanoseconds'],
       ['a time as a list', post('x', { span: { startTimeUnixNano: [['1']] } }), 'startTimeUnixNano is not a time in nanoseconds'],
-      ['a kind as a list', post('x', { span: { kind: deep } }), 'kind is not one of 0, 1, 2, 3, 4, 5'],
+      ['a kind as a list', JSON.stringify(post('x', { span: { kind: 'DEEP' } })).replace('"DEEP"', deep), 'kind is not one of 0, 1, 2, 3, 4, 5'],
       ['a status code as a list', post('x', { span: { status: { code: [[2]] } } }), 'status.code is not one of 0, 1, 2'],
     ];
     for (const [what, body, why] of refused) {
       const res = await send(body);
       expect(res.status, what).toBe(400);
-      expect(await res.json(), what).toEqual({ error: `not OTLP/JSON spans: ${why}` });
+      expect(((await res.json()) as { error: string }).error, what).toMatch(new RegExp(`^not OTLP/JSON spans: ${why.replace(/[()^]/g, '\\$&')}`));
     }
     // The bounds themselves are OTLP's: taken, as the strings and numbers OTLP/JSON writes them.
     const bounds = [
