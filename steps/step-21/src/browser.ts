@@ -136,7 +136,8 @@ export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { 
     async function browserTraces(request, reply) {
       if (!tracing) return reply.code(503).send({ error: 'the gateway exports no traces (OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER), so it forwards none' });
       const { body, spans, claimed } = rebuilt(request.body);
-      if (claimed.length > 0) request.log.warn(`a page sent spans as service.name ${claimed.map((c) => quoted(c.slice(0, 64))).join(', ')}: forwarded as ${BROWSER_SERVICE}`);
+      const names = claimed.map((c) => quoted(c.slice(0, 64))).join(', ');
+      if (claimed.length > 0) request.log.warn(`a page sent spans as service.name ${names}: forwarded as ${BROWSER_SERVICE}`);
       // Not traced: the gateway forwarding telemetry is not a request of the app's.
       const answer = await context
         .with(suppressTracing(context.active()), () =>
@@ -182,7 +183,8 @@ function allowedOrigins(raw: string | undefined): string[] {
   for (const origin of origins) {
     const url = URL.canParse(origin) ? new URL(origin) : undefined;
     if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== origin.replace(/\/$/, '')) {
-      throw new Error(`ALLOWED_ORIGINS=${JSON.stringify(raw)}: ${JSON.stringify(origin)} is not an origin such as https://app.example.com (a scheme, a host and a port if any; no path)`);
+      const why = 'is not an origin such as https://app.example.com (a scheme, a host and a port if any; no path)';
+      throw new Error(`ALLOWED_ORIGINS=${JSON.stringify(raw)}: ${JSON.stringify(origin)} ${why}`);
     }
   }
   return origins.map((o) => new URL(o).origin);
@@ -220,13 +222,15 @@ function sameOrigin(request: FastifyRequest, { hosts, origins }: { hosts: Set<st
   const host = request.headers.host ?? '';
   const shown = (list: Set<string>): string => [...list].slice(0, 4).join(', ') + (list.size > 4 ? ', ...' : '');
   if (!hosts.has(host.toLowerCase())) {
-    const why = `POST /v1/traces takes spans for this gateway's own address only (Host ${shown(hosts)}; more with ALLOWED_ORIGINS), not for Host ${host.slice(0, 100) || '(none)'}`;
+    const named = host.slice(0, 100) || '(none)';
+    const why = `POST /v1/traces takes spans for this gateway's own address only (Host ${shown(hosts)}; more with ALLOWED_ORIGINS), not for Host ${named}`;
     throw Object.assign(new Error(why), { statusCode: 421 });
   }
   const origin = request.headers.origin;
   if (!origin || !origins.has(origin)) {
     const from = origin ? `Origin ${origin.slice(0, 100)}` : 'a request without an Origin header';
-    throw Object.assign(new Error(`POST /v1/traces takes spans from this app's own pages only (Origin ${shown(origins)}), not from ${from}`), { statusCode: 403 });
+    const why = `POST /v1/traces takes spans from this app's own pages only (Origin ${shown(origins)}), not from ${from}`;
+    throw Object.assign(new Error(why), { statusCode: 403 });
   }
 }
 
@@ -243,13 +247,15 @@ const hex = (value: unknown, digits: number, what: string): string =>
   typeof value === 'string' && new RegExp(`^[0-9a-f]{${digits}}$`).test(value) && !/^0+$/.test(value) ? value : refuse(`${what} is not ${digits} hex digits`);
 /** A whole number, as OTLP/JSON writes a 64-bit one: a JSON number or a string of digits; anything else (a list, say) is not. */
 function whole(value: unknown, [min, max]: [bigint, bigint], what: string, range: string): string {
-  const digits = typeof value === 'number' && Number.isInteger(value) ? BigInt(value).toString() : typeof value === 'string' && /^-?\d{1,20}$/.test(value) ? value : undefined;
+  const digits =
+    typeof value === 'number' && Number.isInteger(value) ? BigInt(value).toString() : typeof value === 'string' && /^-?\d{1,20}$/.test(value) ? value : undefined;
   return digits !== undefined && BigInt(digits) >= min && BigInt(digits) <= max ? digits : refuse(`${what} is not ${range}`);
 }
 const nanos = (value: unknown, what: string): string => whole(value, [0n, 2n ** 64n - 1n], what, 'a time in nanoseconds (a whole number from 0 to 2^64 - 1)');
 const int64 = (value: unknown): string => whole(value, [-(2n ** 63n), 2n ** 63n - 1n], 'an intValue', 'a 64-bit integer (-2^63 to 2^63 - 1)');
 /** One of `allowed`, as a JSON number: OTLP's enums (a span's kind, a status code). */
-const oneOf = (value: unknown, allowed: number[], what: string): number => (typeof value === 'number' && allowed.includes(value) ? value : refuse(`${what} is not one of ${allowed.join(', ')}`));
+const oneOf = (value: unknown, allowed: number[], what: string): number =>
+  typeof value === 'number' && allowed.includes(value) ? value : refuse(`${what} is not one of ${allowed.join(', ')}`);
 
 // An absolute URL's fragment, to the end of the URL: what follows # never reaches a server, and it is
 // where OAuth's implicit flow puts its tokens (/#access_token=...&token_type=bearer).
@@ -264,7 +270,9 @@ const withoutFragments = (value: string): string => value.replace(FRAGMENT, '$1'
 function valueOf(value: unknown, depth = 0): Json | undefined {
   if (value === undefined) return undefined;
   const v = object(value, 'an attribute value');
-  if ('stringValue' in v) return typeof v.stringValue === 'string' ? { stringValue: text(v.stringValue, LIMITS.valueLength) } : refuse('a stringValue is not a string');
+  if ('stringValue' in v) {
+    return typeof v.stringValue === 'string' ? { stringValue: text(v.stringValue, LIMITS.valueLength) } : refuse('a stringValue is not a string');
+  }
   if ('boolValue' in v) return typeof v.boolValue === 'boolean' ? { boolValue: v.boolValue } : refuse('a boolValue is not true or false');
   if ('intValue' in v) return { intValue: int64(v.intValue) };
   if ('doubleValue' in v) {
@@ -274,7 +282,8 @@ function valueOf(value: unknown, depth = 0): Json | undefined {
     return defined ? { doubleValue: double } : refuse('a doubleValue is not a number');
   }
   if (depth === 0 && 'arrayValue' in v) {
-    const values = list(object(v.arrayValue, 'an arrayValue').values, 'an array value').slice(0, LIMITS.arrayItems).map((item) => valueOf(item, 1)).filter(Boolean);
+    const items = list(object(v.arrayValue, 'an arrayValue').values, 'an array value').slice(0, LIMITS.arrayItems);
+    const values = items.map((item) => valueOf(item, 1)).filter(Boolean);
     return { arrayValue: { values } };
   }
   return undefined;

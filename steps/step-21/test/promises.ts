@@ -47,7 +47,8 @@ async function during(stage: RunningStage): Promise<Found> {
   };
   // No page, nothing to click: the first promise already says so.
   if (!found.page.type.startsWith('text/html')) return { ...found, clicked: 'no page to click: GET / did not answer a browser with the page' };
-  return { ...found, clicked: await clickInChromium(stage.baseUrl, { path: PAGE_PATH }).catch((err: Error) => `the page failed: ${err.message.split('\n')[0]}`) };
+  const clicked = await clickInChromium(stage.baseUrl, { path: PAGE_PATH }).catch((err: Error) => `the page failed: ${err.message.split('\n')[0]}`);
+  return { ...found, clicked };
 }
 const found = (run: StageRun): Found => run.during as Found;
 

@@ -126,7 +126,9 @@ alongside('step-21: one trace across three services', () => {
 });
 
 alongside('step-21: what a stranger can send, and SIGTERM', () => {
-  it('lets no query secret (its name in any case) or credential header reach any signal or console of any service; forwards with OTEL_EXPORTER_OTLP_HEADERS; flushes all three on SIGTERM', async () => {
+  const title = 'lets no query secret (its name in any case) or credential header reach any signal or console of any service; '
+    + 'forwards with OTEL_EXPORTER_OTLP_HEADERS; flushes all three on SIGTERM';
+  it(title, async () => {
     const origin = (stage: RunningStage): string => new URL(stage.baseUrl).origin;
     const run = await runStage('step-21', {
       requests: [
@@ -139,10 +141,10 @@ alongside('step-21: what a stranger can send, and SIGTERM', () => {
       ],
       // The gateway's exporter sends these headers, and so does its forwarding of the page's spans.
       env: { OTEL_EXPORTER_OTLP_HEADERS: 'authorization=Bearer%20gw-token' },
-      during: (stage) =>
-        fetch(new URL('/v1/traces', stage.baseUrl), { method: 'POST', headers: { 'content-type': 'application/json', origin: origin(stage) }, body: JSON.stringify(post('forwarded span')) }).then(
-          (r) => r.status,
-        ),
+      during: async (stage) => {
+        const headers = { 'content-type': 'application/json', origin: origin(stage) };
+        return (await fetch(new URL('/v1/traces', stage.baseUrl), { method: 'POST', headers, body: JSON.stringify(post('forwarded span')) })).status;
+      },
       signal: 'SIGTERM',
     });
     try {
@@ -196,15 +198,16 @@ describe('step-21: a service that cannot start', () => {
 /** A page's post of one span, as the browser's OTLP/JSON exporter sends it; `span` overrides the span's own fields. */
 function post(
   spanName: string,
-  { service = 'step-21-browser', attributes = [] as Array<{ key: string; value: unknown }>, traceId = 'a'.repeat(32), span = {} as Record<string, unknown> } = {},
+  { service = 'step-21-browser', attributes = [] as Array<{ key: string; value: unknown }>, traceId = 'a'.repeat(32), span = {} } = {},
 ): object {
   const now = String(BigInt(Date.now()) * 1_000_000n);
+  const fields = { traceId, spanId: 'b'.repeat(16), name: spanName, kind: 1, startTimeUnixNano: now, endTimeUnixNano: now, attributes, status: {}, ...span };
   return {
     resourceSpans: [
       {
         resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }, { key: 'host.name', value: { stringValue: 'forged-host' } }] },
         scopeSpans: [
-          { scope: { name: 'otel-steps-page' }, spans: [{ traceId, spanId: 'b'.repeat(16), name: spanName, kind: 1, startTimeUnixNano: now, endTimeUnixNano: now, attributes, status: {}, ...span }] },
+          { scope: { name: 'otel-steps-page' }, spans: [fields] },
         ],
       },
     ],
@@ -213,7 +216,8 @@ function post(
 
 /** A raw HTTP/1.1 POST of `body` to /v1/traces, with the Host and Origin given (DNS rebinding, or bytes fetch would not send). */
 const rawPost = (host: string, origin: string, body: string): string =>
-  `POST /v1/traces HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${origin}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+  `POST /v1/traces HTTP/1.1\r\nHost: ${host}\r\nOrigin: ${origin}\r\nContent-Type: application/json\r\n` +
+  `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
 
 /**
  * A connection to `url` that sends `request` and then nothing more: what it got back when the
@@ -268,7 +272,8 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     const services = /^listening on (\S+) \(gateway; greeter on (\S+), words on (\S+)\)$/m.exec(stage.output())!.slice(1);
     // With a Host and an Origin the gateway takes: nothing refuses the post before its body is read.
     const body = (host: string): string =>
-      `POST /v1/traces HTTP/1.1\r\nHost: ${host}\r\nOrigin: http://${host}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"resourceSpans": [`;
+      `POST /v1/traces HTTP/1.1\r\nHost: ${host}\r\nOrigin: http://${host}\r\nContent-Type: application/json\r\n` +
+      'Content-Length: 1000\r\n\r\n{"resourceSpans": [';
     const headers = 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Still-Coming: ';
     stalls = services.flatMap((url, i) => [
       stalled(url, body(new URL(url).host), 25_000).then((closed) => [`${SERVICES[i]}: a body that never ends`, closed] as [string, typeof closed]),
@@ -361,7 +366,9 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     await expect.poll(() => stage.output()).toMatch(/browser spans refused \(403\): .*not from Origin http:\/\/evil\.example/);
   });
 
-  it('refuses a post for a Host it does not serve (DNS rebinding: Host and Origin alike) with 421 and one line, takes its own names and ALLOWED_ORIGINS, and keeps serving', async () => {
+  const rebinding = 'refuses a post for a Host it does not serve (DNS rebinding: Host and Origin alike) with 421 and one line, '
+    + 'takes its own names and ALLOWED_ORIGINS, and keeps serving';
+  it(rebinding, async () => {
     const body = JSON.stringify(post('rebound span', { traceId: '1'.repeat(32) }));
     const rebound = await stage.raw(rawPost(`attacker.example:${port}`, `http://attacker.example:${port}`, body));
     expect(rebound.status).toBe(421);
@@ -391,11 +398,17 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     expect(lines('c1-origin')[0]).toMatch(/refused \(403\): .*c1-origin.*\\u009b2J\.example/);
   });
 
-  it('refuses what OTLP does not define (400, saying what): intValue as nested lists or outside int64, times outside uint64, a kind or status as a list; and keeps serving', async () => {
+  const strict = 'refuses what OTLP does not define (400, saying what): intValue as nested lists or outside int64, '
+    + 'times outside uint64, a kind or status as a list; and keeps serving';
+  it(strict, async () => {
     // Written as text: JSON.stringify itself cannot write a list nested 20,000 deep.
     const deep = `${'['.repeat(20_000)}"42"${']'.repeat(20_000)}`;
     const refused: Array<[string, object | string, string]> = [
-      ['intValue nested 20,000 deep', JSON.stringify(post('x', { attributes: [{ key: 'n', value: { intValue: 'DEEP' } }] })).replace('"DEEP"', deep), 'an intValue is not a 64-bit integer'],
+      [
+        'intValue nested 20,000 deep',
+        JSON.stringify(post('x', { attributes: [{ key: 'n', value: { intValue: 'DEEP' } }] })).replace('"DEEP"', deep),
+        'an intValue is not a 64-bit integer',
+      ],
       ['intValue nested once', post('x', { attributes: [{ key: 'n', value: { intValue: ['42'] } }] }), 'an intValue is not a 64-bit integer'],
       ['intValue 2^63', post('x', { attributes: [{ key: 'n', value: { intValue: '9223372036854775808' } }] }), 'an intValue is not a 64-bit integer'],
       ['intValue -2^63 - 1', post('x', { attributes: [{ key: 'n', value: { intValue: '-9223372036854775809' } }] }), 'an intValue is not a 64-bit integer'],
@@ -465,11 +478,10 @@ alongside("step-21: forwarding the page's spans with no collector", () => {
   it('answers 503 for the page (whose exporter retries), says so once, and the API still answers', async () => {
     const receiver = await startOtlpReceiver();
     await receiver.close();
-    const stage = await startStage('step-21', { otlpEndpoint: receiver.url, env: { OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' } });
-    const post = (): Promise<number> =>
-      fetch(new URL('/v1/traces', stage.baseUrl), { method: 'POST', headers: { 'content-type': 'application/json', origin: new URL(stage.baseUrl).origin }, body: JSON.stringify({ resourceSpans: [] }) }).then(
-        (r) => r.status,
-      );
+    const env = { OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' };
+    const stage = await startStage('step-21', { otlpEndpoint: receiver.url, env });
+    const headers = { 'content-type': 'application/json', origin: new URL(stage.baseUrl).origin };
+    const post = async (): Promise<number> => (await fetch(new URL('/v1/traces', stage.baseUrl), { method: 'POST', headers, body: '{"resourceSpans": []}' })).status;
     try {
       expect([await post(), await post()]).toEqual([503, 503]);
       expect((await stage.get('/')).status).toBe(200);
