@@ -4,7 +4,7 @@
 // refuses what a stranger can send, and never lets a page pass for a server. The page itself,
 // clicked in Chromium, is tested end to end (shared/e2e/browser.e2e.test.ts).
 import { connect, createServer } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import {
   itKeepsItsPromises,
   startOtlpReceiver,
@@ -67,19 +67,19 @@ alongside('step-21: one trace across three services', () => {
     await run?.close();
   });
 
-  it('answers through all three, 500 for the failure at the bottom, and exits 0 on Ctrl+C', () => {
+  it('answers through all three, 500 for the failure at the bottom, and exits 0 on Ctrl+C', ({ expect }) => {
     expect(run.statuses).toEqual([200, 500, 404, 200, 200]);
     expect(run.exit.code).toBe(0);
     expect(run.exit.output).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+ \(gateway; greeter on http:\/\/127\.0\.0\.1:\d+, words on http:\/\/127\.0\.0\.1:\d+\)$/m);
   });
 
-  it('GET / is one trace with a server span in each of the three services', () => {
+  it('GET / is one trace with a server span in each of the three services', ({ expect }) => {
     const trace = traceOf('/');
     expect(serverSpans(trace).map((s) => `${service(s)}: ${s.name}`).sort()).toEqual(['step-21-gateway: GET /', 'step-21-greeter: GET /greeting', 'step-21-words: GET /word']);
     expect(new Set(trace.map(service))).toEqual(new Set(SERVICES));
   });
 
-  it('links every hop: the caller\'s CLIENT span (fetch, by the undici instrumentation) is the parent of the next SERVER span', () => {
+  it('links every hop: the caller\'s CLIENT span (fetch, by the undici instrumentation) is the parent of the next SERVER span', ({ expect }) => {
     const trace = traceOf('/');
     const [, greeter, words] = ['step-21-gateway', 'step-21-greeter', 'step-21-words'].map((name) => serverSpans(trace).find((s) => service(s) === name)!);
     for (const [server, caller] of [[greeter!, 'step-21-gateway'], [words!, 'step-21-greeter']] as const) {
@@ -91,7 +91,7 @@ alongside('step-21: one trace across three services', () => {
     expect(clientSpans(trace)).toHaveLength(2);
   });
 
-  it('carries the tier in the baggage to the deepest service, which records it; a tier or baggage from outside does not get through', () => {
+  it('carries the tier in the baggage to the deepest service, which records it; a tier or baggage from outside does not get through', ({ expect }) => {
     const tiers = run.receiver.spans.filter((s) => service(s) === 'step-21-words' && s.name.startsWith('handler')).map((s) => [s.name, s.attributes['user.tier']]);
     expect(tiers).toEqual([
       ['handler - word', 'pro'],
@@ -101,7 +101,7 @@ alongside('step-21: one trace across three services', () => {
     expect(run.leaked(['drop table', 'hunter2-baggage'])).toEqual([]);
   });
 
-  it('GET /error: the exception in the deepest service, ERROR and 500 at every hop, in one trace', () => {
+  it('GET /error: the exception in the deepest service, ERROR and 500 at every hop, in one trace', ({ expect }) => {
     const trace = traceOf('/error');
     expect(new Set(trace.map(service))).toEqual(new Set(SERVICES));
     for (const span of [...serverSpans(trace), ...clientSpans(trace)]) {
@@ -115,7 +115,7 @@ alongside('step-21: one trace across three services', () => {
     expect(thrown.find((s) => s.name === 'handler - fail')?.status.message).toBe('Something went wrong on purpose');
   });
 
-  it('loses nothing on Ctrl+C: every service flushed its spans, and /healthz made none', () => {
+  it('loses nothing on Ctrl+C: every service flushed its spans, and /healthz made none', ({ expect }) => {
     // Three requests through three services each, and the 404 the gateway answers alone: ten server spans.
     expect(run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(10);
     expect(run.receiver.spans.filter((s) => s.attributes['url.path'] === '/healthz')).toEqual([]);
@@ -128,7 +128,7 @@ alongside('step-21: one trace across three services', () => {
 alongside('step-21: what a stranger can send, and SIGTERM', () => {
   const title = 'lets no query secret (its name in any case) or credential header reach any signal or console of any service; '
     + 'forwards with OTEL_EXPORTER_OTLP_HEADERS; flushes all three on SIGTERM';
-  it(title, async () => {
+  it(title, async ({ expect }) => {
     const origin = (stage: RunningStage): string => new URL(stage.baseUrl).origin;
     const run = await runStage('step-21', {
       requests: [
@@ -174,7 +174,7 @@ alongside('step-21: what a stranger can send, and SIGTERM', () => {
 
 describe('step-21: a service that cannot start', () => {
   // Before the suites that run alongside each other: it looks for services left running under this test process.
-  it('stops the other two and says which one failed and why: a port taken, or ALLOWED_ORIGINS that names no origin', async () => {
+  it('stops the other two and says which one failed and why: a port taken, or ALLOWED_ORIGINS that names no origin', async ({ expect }) => {
     // Something else holds the gateway's port.
     const squatter = createServer().listen(0, '127.0.0.1');
     await new Promise((resolve) => squatter.once('listening', resolve));
@@ -285,7 +285,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     await receiver?.close();
   });
 
-  it('serves the page to a browser at /, with its own span\'s traceparent, never cached, and the greeting to anyone else', async () => {
+  it('serves the page to a browser at /, with its own span\'s traceparent, never cached, and the greeting to anyone else', async ({ expect }) => {
     const page = await stage.get('/', { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8' });
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
@@ -299,7 +299,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     expect((await stage.get('/', { accept: '*/*' })).body).toBe('Hello from the otel-steps Fastify app!\n');
   });
 
-  it('serves the two scripts, bundled from TypeScript as it started, and says how long that took', async () => {
+  it('serves the two scripts, bundled from TypeScript as it started, and says how long that took', async ({ expect }) => {
     for (const script of ['/telemetry.js', '/app.js']) {
       const res = await stage.get(script);
       expect(res.status, script).toBe(200);
@@ -314,7 +314,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     await expect.poll(() => stage.output()).toMatch(/\[gateway\] .*page scripts bundled by esbuild in \d+ ms: telemetry\.js \d+ KiB, app\.js \d+ KiB/);
   });
 
-  it('serves source maps that name each file from the stage\'s folder, never by the checkout\'s absolute path', async () => {
+  it('serves source maps that name each file from the stage\'s folder, never by the checkout\'s absolute path', async ({ expect }) => {
     for (const path of ['/telemetry.js.map', '/app.js.map']) {
       const map = (await stage.get(path)).body;
       const { sources, sourcesContent } = JSON.parse(map) as { sources: string[]; sourcesContent: string[] };
@@ -327,7 +327,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     }
   });
 
-  it('forwards a page\'s spans to the collector as step-21-browser, whatever service.name the page claimed, and says so', async () => {
+  it('forwards a page\'s spans to the collector as step-21-browser, whatever service.name the page claimed, and says so', async ({ expect }) => {
     expect((await send(post('forged span', { service: 'step-21-gateway', traceId: 'c'.repeat(32) }))).status).toBe(200);
     await expect.poll(() => browserSpans().some((s) => s.name === 'forged span'), { timeout: 10_000 }).toBe(true);
     const forged = browserSpans().find((s) => s.name === 'forged span')!;
@@ -336,7 +336,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     await expect.poll(() => stage.output()).toContain('a page sent spans as service.name \\"step-21-gateway\\": forwarded as step-21-browser');
   });
 
-  it('holds each span to the servers\' limits, masks the query secrets in it, and drops URL fragments', async () => {
+  it('holds each span to the servers\' limits, masks the query secrets in it, and drops URL fragments', async ({ expect }) => {
     const long = 'x'.repeat(5000);
     const attributes = [
       { key: 'url.full', value: { stringValue: 'http://127.0.0.1/?token=tok-PAGE-1&lang=en' } },
@@ -357,7 +357,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     expect(leaked(['tok-PAGE-1', 'frag-PAGE-2'], receiver, stage.output())).toEqual([]);
   });
 
-  it('refuses a post from another origin, or with none, with a clear answer and a line saying why', async () => {
+  it('refuses a post from another origin, or with none, with a clear answer and a line saying why', async ({ expect }) => {
     const other = await send(post('from elsewhere'), { origin: 'http://evil.example' });
     expect(other.status).toBe(403);
     expect(await other.json()).toEqual({ error: expect.stringContaining("takes spans from this app's own pages only") });
@@ -368,7 +368,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
 
   const rebinding = 'refuses a post for a Host it does not serve (DNS rebinding: Host and Origin alike) with 421 and one line, '
     + 'takes its own names and ALLOWED_ORIGINS, and keeps serving';
-  it(rebinding, async () => {
+  it(rebinding, async ({ expect }) => {
     const body = JSON.stringify(post('rebound span', { traceId: '1'.repeat(32) }));
     const rebound = await stage.raw(rawPost(`attacker.example:${port}`, `http://attacker.example:${port}`, body));
     expect(rebound.status).toBe(421);
@@ -385,7 +385,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     expect(browserSpans().map((s) => s.name)).not.toContain('rebound span');
   });
 
-  it('writes C1 control characters from a claimed service.name or an Origin as escapes on the console, as it does C0 ones', async () => {
+  it('writes C1 control characters from a claimed service.name or an Origin as escapes on the console, as it does C0 ones', async ({ expect }) => {
     // U+009B is the terminal's one-character escape sequence introducer (CSI): ESC [ in one.
     expect((await send(post('c1 span', { service: 'gw\u009b31m-c1\u001b[0m' }))).status).toBe(200);
     expect((await stage.raw(rawPost(`127.0.0.1:${port}`, 'http://c1-origin\u009b2J.example', '{}'))).status).toBe(403);
@@ -400,7 +400,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
 
   const strict = 'refuses what OTLP does not define (400, saying what): intValue as nested lists or outside int64, '
     + 'times outside uint64, a kind or status as a list; and keeps serving';
-  it(strict, async () => {
+  it(strict, async ({ expect }) => {
     // Written as text: JSON.stringify itself cannot write a list nested 20,000 deep.
     const deep = `${'['.repeat(20_000)}"42"${']'.repeat(20_000)}`;
     const refused: Array<[string, object | string, string]> = [
@@ -438,7 +438,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     expect((await stage.get('/')).status).toBe(200);
   });
 
-  it('refuses a body over 64 KiB (413), and one that is not OTLP/JSON spans (400, 415), and keeps serving', async () => {
+  it('refuses a body over 64 KiB (413), and one that is not OTLP/JSON spans (400, 415), and keeps serving', async ({ expect }) => {
     expect((await send(post('big', { attributes: [{ key: 'filler', value: { stringValue: 'x'.repeat(70 * 1024) } }] }))).status).toBe(413);
     const bad = await send({ resourceSpans: [{ scopeSpans: [{ spans: [{ traceId: 'not hex', spanId: 'b'.repeat(16) }] }] }] });
     expect(bad.status).toBe(400);
@@ -449,7 +449,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     expect(browserSpans().map((s) => s.name)).not.toContain('big');
   });
 
-  it("forwards with an endpoint's user:password as Basic auth, as the gateway's own exporter sends it, and prints it nowhere", async () => {
+  it("forwards with an endpoint's user:password as Basic auth, as the gateway's own exporter sends it, and prints it nowhere", async ({ expect }) => {
     const traces = receiver.requests.filter((r) => r.signal === 'traces');
     // The page's posts above, forwarded, and the gateway's own exports.
     expect(traces.length).toBeGreaterThan(5);
@@ -457,7 +457,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
     expect(stage.output()).not.toMatch(/pa\$s|pa%24s/);
   });
 
-  it('closes a connection whose request never ends, on each of the three services: 408, within the timeouts', async () => {
+  it('closes a connection whose request never ends, on each of the three services: 408, within the timeouts', async ({ expect }) => {
     for (const [what, closed] of await Promise.all(stalls)) {
       expect(closed, `${what}: still open after 25 s`).toBeDefined();
       expect(closed!.response, what).toMatch(/^HTTP\/1\.1 408 /);
@@ -465,7 +465,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
   });
 
   // Last: it uses up the minute's posts.
-  it('takes at most sixty posts a minute from one address (429), then still answers the API', async () => {
+  it('takes at most sixty posts a minute from one address (429), then still answers the API', async ({ expect }) => {
     const statuses: number[] = [];
     for (let i = 0; i < 65; i++) statuses.push((await send({ resourceSpans: [] })).status);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
@@ -475,7 +475,7 @@ alongside('step-21: the page, and the route its spans arrive by', () => {
 });
 
 alongside("step-21: forwarding the page's spans with no collector", () => {
-  it('answers 503 for the page (whose exporter retries), says so once, and the API still answers', async () => {
+  it('answers 503 for the page (whose exporter retries), says so once, and the API still answers', async ({ expect }) => {
     const receiver = await startOtlpReceiver();
     await receiver.close();
     const env = { OTEL_TRACES_EXPORTER: 'otlp', OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' };
