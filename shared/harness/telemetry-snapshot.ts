@@ -122,7 +122,8 @@ export function renderTelemetry(run: StageRun, script = 'start'): string {
  * exported in `run()` (`pnpm test -u` rewrites it, `pnpm docs:sync` copies it into the chapter).
  */
 export function itMatchesTelemetrySnapshot(stageName: string, run: () => StageRun, script = 'start'): void {
-  it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async () => {
+  // The test's own expect: a file snapshot needs to know its test, also in a suite that runs alongside others.
+  it('matches telemetry.txt, rendered from what the stage really exports for GET /, GET /error and a 404', async ({ expect }) => {
     await expect(renderTelemetry(run(), script)).toMatchFileSnapshot(join(REPO_ROOT, 'steps', stageName, 'telemetry.txt'));
   });
 }

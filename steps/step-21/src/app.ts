@@ -23,6 +23,12 @@ const greetings = meter.createCounter('app.greetings', { description: 'Greetings
 // Handlers are named functions on purpose: instrumentation uses the names in span names.
 export function buildApp(): FastifyInstance {
   const app = Fastify({
+    // A client gets 5 s to send its headers and 10 s for the whole request, body included, or Node
+    // answers 408 and closes the connection. Fastify's own default, 0, holds a POST whose body
+    // never ends open for good: a few hundred of those and no one else gets a connection. Node
+    // looks for such connections every second here (its default: every 30 s).
+    requestTimeout: 10_000,
+    http: { headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },
     logger: {
       // Every request: Fastify logs each one as it arrives and as it completes, and the errors.
       // Each line carries the trace and span ids of the request it belongs to.
@@ -43,7 +49,9 @@ export function buildApp(): FastifyInstance {
       // Every line passes through here on its way out, whoever wrote it: Fastify's own messages
       // carry the raw URL too ("Route GET:/x?token=... not found"), and an error's may. A log is
       // read by more people than the ones who may see a password or a token.
-      hooks: { streamWrite: withoutSecrets },
+      // It also writes the C1 control characters (U+0080 to U+009F) as \u escapes, as JSON does the
+      // C0 ones: U+009B is a terminal's escape sequence introducer, and a header or a page may carry it.
+      hooks: { streamWrite: (line) => withoutControls(withoutSecrets(line)) },
     },
   });
 
@@ -129,6 +137,11 @@ const QUERY_PARAM = /([?&])((?:\\.|[^=&#?\s"\\])+)=(?:\\.|[^&#\s"\\])*/g;
 /** The log line with the value of every secret query parameter replaced by REDACTED. */
 function withoutSecrets(line: string): string {
   return line.replace(QUERY_PARAM, (param, separator: string, name: string) => (SECRET_PARAMS.has(nameOf(name)) ? `${separator}${name}=REDACTED` : param));
+}
+
+/** `line` with each C1 control character written as a JSON \u escape: the same string, once the line is parsed. */
+function withoutControls(line: string): string {
+  return line.replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A parameter's name as the app reads it, whatever its case and encoding: %74oken is token. */

@@ -7,17 +7,23 @@
 // it and rewrite it before anything of it is stored:
 // - it is same-origin: no CORS, no preflight, and the page never learns where the collector is
 //   (which stays on 127.0.0.1, for the servers only);
-// - a post from another origin is refused (403), and so is one without an Origin header;
+// - a post for a Host the gateway does not serve is refused (421): a name an attacker's DNS points
+//   at 127.0.0.1 (DNS rebinding) makes the attacker's page same-origin with this one in the browser;
+// - a post from an origin the gateway does not serve is refused (403), and so is one without an Origin header;
 // - a body over 64 KiB is refused (413), as is more than a post a second from one client (429);
 // - every span is rebuilt from the fields OTLP defines, with the servers' limits, and its resource
-//   says step-21-browser whatever the page claimed: a page cannot pass for a server;
-// - the query secrets the servers mask are masked here too.
+//   says step-21-browser whatever the page claimed: a page cannot pass for a server; what is not
+//   OTLP (an integer outside int64, a time outside uint64, a value of the wrong type) is refused (400);
+// - the query secrets the servers mask are masked here too, and URL fragments dropped.
 import rateLimit from '@fastify/rate-limit';
 import { context, propagation } from '@opentelemetry/api';
 import { parseKeyPairsIntoRecord, suppressTracing } from '@opentelemetry/core';
 import { build, stop } from 'esbuild';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { env } from './environment.ts';
 
 // The service name the page's spans carry, whatever the page says.
@@ -35,6 +41,8 @@ const PAGE = readFileSync(new URL('./browser/index.html', import.meta.url), 'utf
 // an endpoint given with one, as Basic auth, which fetch does not take inside a URL.
 const FORWARD = forwardTarget(env.tracesUrl);
 const tracing = !env.disabled && env.exporters.includes('otlp');
+// The stage's folder: the scripts are bundled from it, and their source maps name files from it.
+const STAGE_DIR = fileURLToPath(new URL('..', import.meta.url));
 
 /** Whether the request is a browser asking for a page: GET / then answers with the page, not the greeting. */
 export function asksForThePage(request: FastifyRequest): boolean {
@@ -66,10 +74,13 @@ export function thePage(reply: FastifyReply): string {
 async function bundled(): Promise<Map<string, string>> {
   const started = performance.now();
   const { outputFiles } = await build({
-    entryPoints: { telemetry: new URL('./browser/telemetry.ts', import.meta.url).pathname, app: new URL('./browser/app.ts', import.meta.url).pathname },
+    // Paths from the stage's folder: a source map names each file relative to where the bundle
+    // would be (src/browser/app.ts, ../../node_modules/...), never the checkout's absolute path.
+    absWorkingDir: STAGE_DIR,
+    entryPoints: { telemetry: 'src/browser/telemetry.ts', app: 'src/browser/app.ts' },
     bundle: true,
     write: false,
-    outdir: '/',
+    outdir: STAGE_DIR,
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
@@ -88,6 +99,7 @@ async function bundled(): Promise<Map<string, string>> {
 
 /** The gateway's routes for the browser: the two scripts and their maps, and POST /v1/traces. */
 export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { withoutSecrets: (text: string) => string }): Promise<void> {
+  const allowed = allowedOrigins(process.env.ALLOWED_ORIGINS);
   // Built while the gateway starts listening, not before: the API answers at once, and a script
   // asked for in the meantime waits for the bundle. A build that fails is a 500 for the scripts,
   // with esbuild's message; the API keeps serving.
@@ -114,7 +126,7 @@ export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { 
       config: { rateLimit: { max: 60, timeWindow: 60_000 } },
       // Its posts are not logged one by one; the refusals are, below.
       logLevel: 'warn',
-      onRequest: async (request) => sameOrigin(request),
+      onRequest: async (request) => sameOrigin(request, served(app, allowed)),
       errorHandler: (error: FastifyError, request, reply) => {
         const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500;
         request.log.warn(`browser spans refused (${status}): ${error.message}`);
@@ -124,7 +136,8 @@ export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { 
     async function browserTraces(request, reply) {
       if (!tracing) return reply.code(503).send({ error: 'the gateway exports no traces (OTEL_SDK_DISABLED or OTEL_TRACES_EXPORTER), so it forwards none' });
       const { body, spans, claimed } = rebuilt(request.body);
-      if (claimed.length > 0) request.log.warn(`a page sent spans as service.name ${claimed.map((c) => JSON.stringify(c.slice(0, 64))).join(', ')}: forwarded as ${BROWSER_SERVICE}`);
+      const names = claimed.map((c) => quoted(c.slice(0, 64))).join(', ');
+      if (claimed.length > 0) request.log.warn(`a page sent spans as service.name ${names}: forwarded as ${BROWSER_SERVICE}`);
       // Not traced: the gateway forwarding telemetry is not a request of the app's.
       const answer = await context
         .with(suppressTracing(context.active()), () =>
@@ -142,6 +155,11 @@ export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { 
   );
 }
 
+/** `text` as a JSON string, with the C1 control characters escaped as well as the C0 ones: a name a page claimed, for a log line. */
+function quoted(text: string): string {
+  return JSON.stringify(text).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function forwardTarget(endpoint: string): { url: string; headers: Record<string, string> } {
   const url = new URL(endpoint);
   const headers: Record<string, string> = {
@@ -156,11 +174,64 @@ function forwardTarget(endpoint: string): { url: string; headers: Record<string,
   return { url: url.href, headers };
 }
 
-/** Refuses a post that does not come from a page of this origin. A browser always says where a POST comes from. */
-function sameOrigin(request: FastifyRequest): void {
-  const own = `${request.protocol}://${request.host}`;
+/**
+ * ALLOWED_ORIGINS: the origins, besides the gateway's own address, that the page is opened at
+ * (a proxy's https://app.example.com), comma-separated. Anything else there stops the start.
+ */
+function allowedOrigins(raw: string | undefined): string[] {
+  const origins = (raw ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const origin of origins) {
+    const url = URL.canParse(origin) ? new URL(origin) : undefined;
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== origin.replace(/\/$/, '')) {
+      const why = 'is not an origin such as https://app.example.com (a scheme, a host and a port if any; no path)';
+      throw new Error(`ALLOWED_ORIGINS=${JSON.stringify(raw)}: ${JSON.stringify(origin)} ${why}`);
+    }
+  }
+  return origins.map((o) => new URL(o).origin);
+}
+
+/**
+ * The hosts (as a Host header names them) and origins this gateway serves: the address it listens
+ * on, localhost too when that is a loopback or every interface, and ALLOWED_ORIGINS.
+ */
+function served(app: FastifyInstance, allowed: string[]): { hosts: Set<string>; origins: Set<string> } {
+  const bound = app.server.address() as AddressInfo;
+  const everywhere = bound.address === '0.0.0.0' || bound.address === '::';
+  const addresses = everywhere
+    ? Object.values(networkInterfaces())
+        .flat()
+        .filter((i) => i && (bound.address === '::' || i.family === 'IPv4'))
+        .map((i) => i!.address)
+    : [bound.address];
+  const loopback = everywhere || addresses.some((a) => a.startsWith('127.') || a === '::1');
+  const names = [...(loopback ? ['localhost'] : []), ...addresses.map((a) => (a.includes(':') ? `[${a}]` : a))];
+  const hosts = names.flatMap((name) => (bound.port === 80 ? [`${name}:80`, name] : [`${name}:${bound.port}`]));
+  return {
+    hosts: new Set([...hosts, ...allowed.map((o) => new URL(o).host)]),
+    origins: new Set([...names.map((name) => `http://${name}${bound.port === 80 ? '' : `:${bound.port}`}`), ...allowed]),
+  };
+}
+
+/**
+ * Refuses a post that does not come from a page this gateway serves. The Host must be one of its
+ * own: a page of attacker.example, whose DNS answers 127.0.0.1 once the page is loaded (DNS
+ * rebinding), is same-origin with itself, posts with Host and Origin attacker.example, and would
+ * pass a check of the one against the other. And a browser always says where a POST comes from.
+ */
+function sameOrigin(request: FastifyRequest, { hosts, origins }: { hosts: Set<string>; origins: Set<string> }): void {
+  const host = request.headers.host ?? '';
+  const shown = (list: Set<string>): string => [...list].slice(0, 4).join(', ') + (list.size > 4 ? ', ...' : '');
+  if (!hosts.has(host.toLowerCase())) {
+    const named = host.slice(0, 100) || '(none)';
+    const why = `POST /v1/traces takes spans for this gateway's own address only (Host ${shown(hosts)}; more with ALLOWED_ORIGINS), not for Host ${named}`;
+    throw Object.assign(new Error(why), { statusCode: 421 });
+  }
   const origin = request.headers.origin;
-  if (origin !== own) throw Object.assign(new Error(`POST /v1/traces takes spans from this app's own pages only (Origin ${own}), not from ${origin ? `Origin ${origin.slice(0, 100)}` : 'a request without an Origin header'}`), { statusCode: 403 });
+  if (!origin || !origins.has(origin)) {
+    const from = origin ? `Origin ${origin.slice(0, 100)}` : 'a request without an Origin header';
+    const why = `POST /v1/traces takes spans from this app's own pages only (Origin ${shown(origins)}), not from ${from}`;
+    throw Object.assign(new Error(why), { statusCode: 403 });
+  }
 }
 
 type Json = Record<string, unknown>;
@@ -171,21 +242,48 @@ const refuse = (why: string): never => {
 };
 const list = (value: unknown, what: string): unknown[] => (value === undefined ? [] : Array.isArray(value) ? value : refuse(`${what} is not a list`));
 const object = (value: unknown, what: string): Json => (value && typeof value === 'object' && !Array.isArray(value) ? (value as Json) : refuse(`${what} is not an object`));
-const text = (value: unknown, max: number): string => (typeof value === 'string' ? value.slice(0, max) : '');
+const text = (value: unknown, max: number): string => (typeof value === 'string' ? withoutFragments(value).slice(0, max) : '');
 const hex = (value: unknown, digits: number, what: string): string =>
   typeof value === 'string' && new RegExp(`^[0-9a-f]{${digits}}$`).test(value) && !/^0+$/.test(value) ? value : refuse(`${what} is not ${digits} hex digits`);
-const nanos = (value: unknown, what: string): string => (/^\d{1,20}$/.test(String(value)) ? String(value) : refuse(`${what} is not a time in nanoseconds`));
+/** A whole number, as OTLP/JSON writes a 64-bit one: a JSON number or a string of digits; anything else (a list, say) is not. */
+function whole(value: unknown, [min, max]: [bigint, bigint], what: string, range: string): string {
+  const digits =
+    typeof value === 'number' && Number.isInteger(value) ? BigInt(value).toString() : typeof value === 'string' && /^-?\d{1,20}$/.test(value) ? value : undefined;
+  return digits !== undefined && BigInt(digits) >= min && BigInt(digits) <= max ? digits : refuse(`${what} is not ${range}`);
+}
+const nanos = (value: unknown, what: string): string => whole(value, [0n, 2n ** 64n - 1n], what, 'a time in nanoseconds (a whole number from 0 to 2^64 - 1)');
+const int64 = (value: unknown): string => whole(value, [-(2n ** 63n), 2n ** 63n - 1n], 'an intValue', 'a 64-bit integer (-2^63 to 2^63 - 1)');
+/** One of `allowed`, as a JSON number: OTLP's enums (a span's kind, a status code). */
+const oneOf = (value: unknown, allowed: number[], what: string): number =>
+  typeof value === 'number' && allowed.includes(value) ? value : refuse(`${what} is not one of ${allowed.join(', ')}`);
 
-/** An attribute's value, if OTLP defines it and it is small: strings cut to the servers' 1 KiB, lists to 64 items. */
+// An absolute URL's fragment, to the end of the URL: what follows # never reaches a server, and it is
+// where OAuth's implicit flow puts its tokens (/#access_token=...&token_type=bearer).
+const FRAGMENT = /\b([a-z][a-z\d+.-]*:\/\/[^\s#"'<>]*)#[^\s"'<>]*/gi;
+/** `value` with the fragment of every absolute URL in it dropped. */
+const withoutFragments = (value: string): string => value.replace(FRAGMENT, '$1');
+
+/**
+ * An attribute's value, if OTLP defines it and it is small: strings cut to the servers' 1 KiB, lists
+ * to 64 items. Maps, bytes and lists in lists are dropped; a value OTLP does not define is refused.
+ */
 function valueOf(value: unknown, depth = 0): Json | undefined {
-  if (!value || typeof value !== 'object') return undefined;
-  const v = value as Json;
-  if (typeof v.stringValue === 'string') return { stringValue: v.stringValue.slice(0, LIMITS.valueLength) };
-  if (typeof v.boolValue === 'boolean') return { boolValue: v.boolValue };
-  if (/^-?\d{1,19}$/.test(String(v.intValue))) return { intValue: v.intValue };
-  if (typeof v.doubleValue === 'number') return { doubleValue: v.doubleValue };
-  if (depth === 0 && v.arrayValue && typeof v.arrayValue === 'object') {
-    const values = list((v.arrayValue as Json).values, 'an array value').slice(0, LIMITS.arrayItems).map((item) => valueOf(item, 1)).filter(Boolean);
+  if (value === undefined) return undefined;
+  const v = object(value, 'an attribute value');
+  if ('stringValue' in v) {
+    return typeof v.stringValue === 'string' ? { stringValue: text(v.stringValue, LIMITS.valueLength) } : refuse('a stringValue is not a string');
+  }
+  if ('boolValue' in v) return typeof v.boolValue === 'boolean' ? { boolValue: v.boolValue } : refuse('a boolValue is not true or false');
+  if ('intValue' in v) return { intValue: int64(v.intValue) };
+  if ('doubleValue' in v) {
+    // A number, or one of the three names OTLP/JSON writes for the doubles JSON has no number for.
+    const double = v.doubleValue;
+    const defined = typeof double === 'number' || (typeof double === 'string' && ['NaN', 'Infinity', '-Infinity'].includes(double));
+    return defined ? { doubleValue: double } : refuse('a doubleValue is not a number');
+  }
+  if (depth === 0 && 'arrayValue' in v) {
+    const items = list(object(v.arrayValue, 'an arrayValue').values, 'an array value').slice(0, LIMITS.arrayItems);
+    const values = items.map((item) => valueOf(item, 1)).filter(Boolean);
     return { arrayValue: { values } };
   }
   return undefined;
@@ -233,7 +331,6 @@ function rebuilt(posted: unknown): { body: Json; spans: number; claimed: string[
 }
 
 function spanOf(span: Json): Json {
-  const kind = Number(span.kind ?? 0);
   const status = object(span.status ?? {}, 'status');
   const events = list(span.events, 'events');
   const links = list(span.links, 'links');
@@ -242,7 +339,7 @@ function spanOf(span: Json): Json {
     spanId: hex(span.spanId, 16, 'spanId'),
     parentSpanId: span.parentSpanId ? hex(span.parentSpanId, 16, 'parentSpanId') : '',
     name: text(span.name, LIMITS.nameLength),
-    kind: Number.isInteger(kind) && kind >= 0 && kind <= 5 ? kind : refuse('kind is not 0 to 5'),
+    kind: oneOf(span.kind ?? 0, [0, 1, 2, 3, 4, 5], 'kind'),
     startTimeUnixNano: nanos(span.startTimeUnixNano, 'startTimeUnixNano'),
     endTimeUnixNano: nanos(span.endTimeUnixNano, 'endTimeUnixNano'),
     ...attributesOf(span.attributes, 'span attributes'),
@@ -256,6 +353,6 @@ function spanOf(span: Json): Json {
       return { traceId: hex(link.traceId, 32, 'a link traceId'), spanId: hex(link.spanId, 16, 'a link spanId'), ...attributesOf(link.attributes, 'link attributes') };
     }),
     droppedLinksCount: Math.max(0, links.length - LIMITS.links),
-    status: { code: [0, 1, 2].includes(Number(status.code ?? 0)) ? Number(status.code ?? 0) : 0, message: text(status.message, LIMITS.valueLength) },
+    status: { code: oneOf(status.code ?? 0, [0, 1, 2], 'status.code'), message: text(status.message, LIMITS.valueLength) },
   };
 }

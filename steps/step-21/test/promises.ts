@@ -5,6 +5,10 @@
 import { clickInChromium, SpanKind, type Lesson, type RunningStage, type StageRun } from '@otel-steps/shared/harness';
 
 const BROWSER = 'step-21-browser';
+// The page is opened from a link with a token in its query, and another in its fragment, where
+// OAuth's implicit flow puts it: neither may leave the browser.
+const PAGE_PATH = '/?token=tok-PAGE-QUERY#access_token=tok-PAGE-FRAGMENT&token_type=bearer';
+const PAGE_SECRETS = ['tok-PAGE-QUERY', 'tok-PAGE-FRAGMENT'];
 const now = String(BigInt(Date.now()) * 1_000_000n);
 /** One span, as a page's exporter posts it, claiming to be the gateway. */
 const forged = {
@@ -21,7 +25,7 @@ interface Found {
   scripts: Record<string, { status: number; type: string }>;
   own: number;
   other: number;
-  clicked?: { greetTraceId: string } | { unchecked: string } | string;
+  clicked?: { greetTraceId: string; posted: string[] } | { unchecked: string } | string;
 }
 
 async function during(stage: RunningStage): Promise<Found> {
@@ -43,7 +47,8 @@ async function during(stage: RunningStage): Promise<Found> {
   };
   // No page, nothing to click: the first promise already says so.
   if (!found.page.type.startsWith('text/html')) return { ...found, clicked: 'no page to click: GET / did not answer a browser with the page' };
-  return { ...found, clicked: await clickInChromium(stage.baseUrl).catch((err: Error) => `the page failed: ${err.message.split('\n')[0]}`) };
+  const clicked = await clickInChromium(stage.baseUrl, { path: PAGE_PATH }).catch((err: Error) => `the page failed: ${err.message.split('\n')[0]}`);
+  return { ...found, clicked };
 }
 const found = (run: StageRun): Found => run.during as Found;
 
@@ -94,6 +99,19 @@ export const lesson: Lesson = {
         return root && root.resource['service.name'] === BROWSER && services.size === 4 && trace.some((s) => s.kind === SpanKind.CLIENT && s.resource['service.name'] === BROWSER)
           ? undefined
           : `the click's trace has the services ${[...services].join(', ') || '(none)'}`;
+      },
+    },
+    {
+      says: 'a page opened as `/?token=...#access_token=...` sends neither token: query secrets masked, the fragment dropped from `url.full`',
+      look: 'src/browser/telemetry.ts: withoutQuerySecrets',
+      extra: true,
+      check: (run) => {
+        const clicked = found(run).clicked!;
+        if (typeof clicked === 'string' || 'unchecked' in clicked) return clicked;
+        const sent = clicked.posted.join('\n');
+        if (!sent.includes('documentLoad')) return 'the page posted no documentLoad span';
+        const secrets = PAGE_SECRETS.filter((secret) => sent.includes(secret));
+        return secrets.length === 0 ? undefined : `the page posted ${secrets.join(' and ')}`;
       },
     },
   ],

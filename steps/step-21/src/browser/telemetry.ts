@@ -15,7 +15,7 @@ import { ATTR_SERVICE_NAME, ATTR_URL_FULL } from '@opentelemetry/semantic-conven
 
 // The gateway's own origin: the page sends its spans there (POST /v1/traces), never to the
 // collector itself. The gateway checks them, names their service step-21-browser whatever the
-// page says, and forwards them (src/browser-traces.ts explains why).
+// page says, and forwards them (src/browser.ts explains why).
 const exporter = new OTLPTraceExporter({ url: new URL('/v1/traces', location.origin).href, timeoutMillis: 5_000 });
 
 const provider = new TracerProvider({
@@ -76,11 +76,17 @@ addEventListener('pagehide', () => void provider.forceFlush());
 // from a link with ?token=... must not put the token in url.full. The gateway masks them again.
 const SECRET = /^(sig|signature|awsaccesskeyid|x-goog-signature|x-amz-signature|x-amz-credential|x-amz-security-token|token|access_token|refresh_token|id_token|password|passwd|secret|api_key|apikey|key|code|auth)$/i;
 
+/**
+ * url.full without the secrets: each secret query value masked, and the fragment dropped. A
+ * fragment never reaches a server, and it is where OAuth's implicit flow puts its tokens
+ * (/#access_token=...&token_type=bearer); the gateway drops fragments again.
+ */
 function withoutQuerySecrets(span: Span | object): void {
   const s = span as Span;
   const full = s.attributes?.[ATTR_URL_FULL];
   if (typeof full !== 'string' || !URL.canParse(full)) return;
   const url = new URL(full);
   for (const name of [...url.searchParams.keys()]) if (SECRET.test(name)) url.searchParams.set(name, 'REDACTED');
+  url.hash = '';
   s.setAttribute(ATTR_URL_FULL, url.href);
 }
