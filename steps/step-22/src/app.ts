@@ -1,5 +1,9 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+// The faults, each a feature flag that src/flags.ts reads from flags.json while the service runs.
+import { on } from './flags.ts';
 
 // Which of the three services this process is: src/services.ts starts one of each, and tells
 // each where the others listen. gateway calls greeter, greeter calls words.
@@ -9,13 +13,18 @@ const GREETER_URL = process.env.GREETER_URL ?? 'http://127.0.0.1:3031';
 const WORDS_URL = process.env.WORDS_URL ?? 'http://127.0.0.1:3032';
 // The tiers a caller may claim. Baggage is bounded like a metric attribute: a header copied into
 // it as it came would travel to every service downstream, whatever a stranger put there.
-const TIERS = new Set(['free', 'pro']);
+const TIERS = new Set(['free', 'pro', 'gold']);
 
 // A meter per app or library, like a tracer: its name is the scope of what it records.
 const meter = metrics.getMeter('otel-steps-app');
 // A number the business cares about, counted where it happens. No attributes: each distinct set
 // of attribute values is a time series of its own, and this count needs none.
 const greetings = meter.createCounter('app.greetings', { description: 'Greetings served by GET /', unit: '{greeting}' });
+
+// leaky-cache: answers kept by request id, which no later request asks for and nothing evicts. Each
+// entry holds the page as rendered, 1 MiB; at most 400 of them, so that a room's laptops survive it.
+const PAGE_BYTES = 1024 * 1024;
+const rendered = new Map<string, string>();
 
 // Builds the app without listening: what a stage may change (routes, spans) lives here, and
 // server.ts, the same file in every stage, listens and shuts down.
@@ -49,9 +58,20 @@ export function buildApp(): FastifyInstance {
   if (SERVICE === 'gateway') {
     app.get('/', async function hello(request, reply) {
       const claimed = String(request.headers['x-user-tier'] ?? '');
-      const greeting = await fromTheEdge(`${GREETER_URL}/greeting`, { 'user.tier': { value: TIERS.has(claimed) ? claimed : 'free' } });
+      const baggage = { 'user.tier': { value: TIERS.has(claimed) ? claimed : 'free' } };
+      const [storm, leaky] = await Promise.all([on('retry-storm'), on('leaky-cache')]);
+      let greeting = await fromTheEdge(`${GREETER_URL}/greeting`, baggage);
+      // retry-storm: a retry loop whose condition is wrong, so it retries answers that were fine:
+      // five more calls to greeter for every request, each one down to words.
+      for (let retry = 0; storm && retry < 5; retry++) {
+        await greeting.arrayBuffer();
+        greeting = await fromTheEdge(`${GREETER_URL}/greeting`, baggage);
+      }
       if (greeting.ok) greetings.add(1);
-      return relay(greeting, reply);
+      const body = await relay(greeting, reply);
+      if (!leaky) rendered.clear();
+      else if (rendered.size < 400) rendered.set(request.id, Buffer.alloc(PAGE_BYTES, body).toString());
+      return body;
     });
     app.get('/error', async function fail(_request, reply) {
       return relay(await fromTheEdge(`${GREETER_URL}/error`), reply);
@@ -60,7 +80,14 @@ export function buildApp(): FastifyInstance {
 
   if (SERVICE === 'greeter') {
     app.get('/greeting', async function greeting(_request, reply) {
-      const word = await fetch(`${WORDS_URL}/word`);
+      const tier = recordTier();
+      const [tierErrors, lostContext] = await Promise.all([on('tier-errors'), on('lost-context')]);
+      // tier-errors: a template that only the gold tier uses, missing: every gold request fails.
+      if (tierErrors && tier === 'gold') throw new Error('no greeting template for this tier');
+      // lost-context: the call to words made outside the request's trace context, as a client that
+      // keeps its own connections from start-up would: no span for it, no traceparent, no baggage,
+      // and words starts a trace of its own.
+      const word = lostContext ? await context.with(suppressTracing(context.active()), () => fetch(`${WORDS_URL}/word`)) : await fetch(`${WORDS_URL}/word`);
       if (!word.ok) return relay(word, reply);
       return `${await word.text()} from the otel-steps Fastify app!\n`;
     });
@@ -70,8 +97,20 @@ export function buildApp(): FastifyInstance {
   }
 
   if (SERVICE === 'words') {
-    app.get('/word', async function word() {
+    app.get('/word', async function word(request) {
       recordTier();
+      const [slow, blocked, fallback] = await Promise.all([on('slow-words'), on('blocked-loop'), on('silent-fallback')]);
+      // slow-words: three requests in ten wait 1.5 s, as for a lock or a cold cache.
+      if (slow && Math.random() < 0.3) await sleep(1500);
+      // blocked-loop: 200 ms of synchronous work on every request; nothing else in this process
+      // runs meanwhile, so every request waiting behind it waits too.
+      if (blocked) for (const end = Date.now() + 200; Date.now() < end; );
+      // silent-fallback: the dictionary fails, and the failure is swallowed: a 200 with another
+      // word, no error on any span, and only this line in the logs says so.
+      if (fallback) {
+        request.log.warn({ 'word.fallback': 'Hi' }, 'dictionary lookup failed, answering the fallback word');
+        return 'Hi';
+      }
       return 'Hello';
     });
     app.get('/error', async function fail() {
@@ -98,10 +137,11 @@ function fromTheEdge(url: string, entries: Record<string, { value: string }> = {
   return context.with(propagation.setBaggage(context.active(), propagation.createBaggage(entries)), () => fetch(url));
 }
 
-/** The tier the gateway put in the baggage, two services up, recorded on the span where it is used. */
-function recordTier(): void {
+/** The tier the gateway put in the baggage, recorded on the span where it is used. */
+function recordTier(): string | undefined {
   const tier = propagation.getActiveBaggage()?.getEntry('user.tier')?.value;
   if (tier) trace.getActiveSpan()?.setAttribute('user.tier', tier);
+  return tier;
 }
 
 /** Answers with what the service downstream answered: its status, type and body. */

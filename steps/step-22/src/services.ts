@@ -51,6 +51,6 @@ try {
   await result;
 } catch (events) {
   const failed = (events as Array<{ command: { name: string }; exitCode: number | string }>).find((e) => e.exitCode !== 0 && e.exitCode !== 'SIGINT');
-  if (failed) console.error(`step-20: ${failed.command.name} stopped (exit code ${failed.exitCode}), so the other services were stopped too`);
+  if (failed) console.error(`step-22: ${failed.command.name} stopped (exit code ${failed.exitCode}), so the other services were stopped too`);
   process.exitCode = 1;
 }

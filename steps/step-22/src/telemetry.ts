@@ -61,9 +61,9 @@ if (!env.disabled) {
     spanProcessors.push(new SimpleSpanProcessor({ exporter: new ConsoleSpanExporter() }));
   }
 
-  // step-20-gateway, step-20-greeter or step-20-words (src/services.ts sets SERVICE), unless
+  // step-22-gateway, step-22-greeter or step-22-words (src/services.ts sets SERVICE), unless
   // OTEL_SERVICE_NAME (or OTEL_RESOURCE_ATTRIBUTES) says otherwise.
-  const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: `step-20-${process.env.SERVICE ?? 'gateway'}` }).merge(detectResources({ detectors: [envDetector] }));
+  const resource = resourceFromAttributes({ [ATTR_SERVICE_NAME]: `step-22-${process.env.SERVICE ?? 'gateway'}` }).merge(detectResources({ detectors: [envDetector] }));
   const provider = new TracerProvider({
     resource,
     // A caller that sends `traceparent` with the sampled flag off must not be able to switch
