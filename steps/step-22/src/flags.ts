@@ -65,6 +65,8 @@ class FlagFileProvider implements Provider {
     if (text === this.text) return;
     let changed: string[];
     try {
+      // JSON's own message first (where a brace is missing, say): flagd's says only that the file is invalid.
+      JSON.parse(text);
       changed = this.core.setConfigurations(text);
       // A file that parses but holds no flags is a mistake too (a wrong top-level key, say).
       if (this.core.getFlags().size === 0) throw new Error('it holds no flags');

@@ -27,8 +27,12 @@ const FLAGS_FILE = join(dir, 'flags.json');
 
 /** Polls `value` until `done` holds, or fails after `ms` (beforeAll has no expect.poll). */
 async function until<T>(value: () => T, done: (v: T) => boolean, what: string, ms = 5_000): Promise<void> {
-  for (const end = Date.now() + ms; !done(value()); await new Promise((r) => setTimeout(r, 20))) if (Date.now() > end) throw new Error(`${what}: still ${String(value())} after ${ms} ms`);
+  for (const end = Date.now() + ms; !done(value()); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > end) throw new Error(`${what}: still ${String(value())} after ${ms} ms`);
+  }
 }
+// A flag file saved half-way.
+const MALFORMED = '{ "flags": { "tier-errors": ';
 const now = (): bigint => BigInt(Date.now()) * 1_000_000n;
 const service = (x: { resource: Record<string, unknown> }): string => String(x.resource['service.name']);
 
@@ -79,7 +83,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     const metricsFrom = receiver.metrics.length;
     const answers = await requests();
     if (reading) await nextReading(...reading);
-    phases[name] = { from, to: now(), metricsFrom, metricsTo: receiver.metrics.length, statuses: answers.map((a) => a.status), bodies: answers.map((a) => a.body) };
+    const [statuses, bodies] = [answers.map((a) => a.status), answers.map((a) => a.body)];
+    phases[name] = { from, to: now(), metricsFrom, metricsTo: receiver.metrics.length, statuses, bodies };
   };
   const get = (headers: Record<string, string> = {}) => () => stage.get('/', headers);
   const times = <T,>(n: number, f: () => Promise<T>): Promise<T[]> => Promise.all(Array.from({ length: n }, f));
@@ -111,9 +116,10 @@ describe('step-22: faults switched on and off while it runs, each found in its s
 
     // A malformed file while tier-errors is on: the services keep it on, and say so once each.
     const lines = stage.output().length;
-    writeFileSync(FLAGS_FILE, '{ "flags": { "tier-errors": ');
+    writeFileSync(FLAGS_FILE, MALFORMED);
     await new Promise((r) => setTimeout(r, 500));
-    afterMalformed = { statuses: (await sequential(3, get(gold))).map((a) => a.status), lines: stage.output().slice(lines).split('\n').filter((l) => l.includes('flags:')) };
+    const statuses = (await sequential(3, get(gold))).map((a) => a.status);
+    afterMalformed = { statuses, lines: stage.output().slice(lines).split('\n').filter((l) => l.includes('flags:')) };
 
     await phase('slow-words', ['slow-words'], () => times(30, get()));
     // Any reading taken after a blocked stretch holds its delay; the heap needs one after the last request.
@@ -131,7 +137,10 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const spansIn = (name: string): ReceivedSpan[] => receiver.spans.filter((s) => s.startTimeUnixNano >= phases[name]!.from && s.startTimeUnixNano < phases[name]!.to);
+  const spansIn = (name: string): ReceivedSpan[] => {
+    const { from, to } = phases[name]!;
+    return receiver.spans.filter((s) => s.startTimeUnixNano >= from && s.startTimeUnixNano < to);
+  };
   const servers = (spans: ReceivedSpan[], name: string): ReceivedSpan[] => spans.filter((s) => s.kind === SpanKind.SERVER && service(s) === `step-22-${name}`);
   const readings = (name: string, metric: string, who: string): ReceivedMetric[] =>
     receiver.metrics.slice(phases[name]!.metricsFrom, phases[name]!.metricsTo).filter((m) => m.name === metric && service(m) === who);
@@ -152,7 +161,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
 
   it('tier-errors: 500 for the gold tier only, an ERROR span in greeter with user.tier=gold and the exception', () => {
     expect(phases['tier-errors']!.statuses).toEqual([500, 500, 500, 200, 200]);
-    expect(servers(spansIn('tier-errors'), 'greeter').map((s) => s.status.code)).toEqual([...Array(3).fill(StatusCode.ERROR), StatusCode.UNSET, StatusCode.UNSET]);
+    const codes = servers(spansIn('tier-errors'), 'greeter').map((s) => s.status.code);
+    expect(codes).toEqual([...Array(3).fill(StatusCode.ERROR), StatusCode.UNSET, StatusCode.UNSET]);
     // The handler's span carries the tier, and the exception.
     const handlers = spansIn('tier-errors').filter((s) => service(s) === 'step-22-greeter' && s.name === 'handler - greeting');
     expect(handlers.map((s) => [s.attributes['user.tier'], s.events.some((e) => e.name === 'exception'), s.status.message])).toEqual([
@@ -163,9 +173,14 @@ describe('step-22: faults switched on and off while it runs, each found in its s
 
   it('a malformed flag file: one clear line from each service, the last good flags kept, still serving', () => {
     expect(afterMalformed.statuses).toEqual([500, 500, 500]);
-    expect(afterMalformed.lines.sort()).toEqual(
-      ['gateway', 'greeter', 'words'].map((name) => `[${name}] flags: ${FLAGS_FILE} is not a valid flag file (${afterMalformed.lines[0]!.split('(')[1]!.split(')')[0]}): keeping the last good flags until it is fixed`),
-    );
+    let why = '';
+    try {
+      JSON.parse(MALFORMED);
+    } catch (err) {
+      why = (err as Error).message;
+    }
+    const line = `flags: ${FLAGS_FILE} is not a valid flag file (${why}): keeping the last good flags until it is fixed`;
+    expect(afterMalformed.lines.sort()).toEqual(['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line}`));
   });
 
   it('slow-words: about three in ten /word spans of words take 1.5 s, the others not', () => {
@@ -183,7 +198,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   });
 
   it('leaky-cache: the heap of the gateway, in v8js.memory.heap.used, grows by the pages it keeps', () => {
-    const before = receiver.metrics.slice(0, phases['leaky-cache']!.metricsFrom).filter((m) => m.name === 'v8js.memory.heap.used' && service(m) === 'step-22-gateway').at(-1);
+    const heap = (m: ReceivedMetric): boolean => m.name === 'v8js.memory.heap.used' && service(m) === 'step-22-gateway';
+    const before = receiver.metrics.slice(0, phases['leaky-cache']!.metricsFrom).filter(heap).at(-1);
     const after = readings('leaky-cache', 'v8js.memory.heap.used', 'step-22-gateway').at(-1);
     expect(heapUsed(after) - heapUsed(before)).toBeGreaterThan(25 * 1024 * 1024);
   });
@@ -198,7 +214,7 @@ describe('step-22: faults switched on and off while it runs, each found in its s
 
   it('lost-context: the call to words starts a trace of its own, with no parent and no tier; greeter shows no call', () => {
     const spans = spansIn('lost-context');
-    const [gateway, greeter, words] = ['gateway', 'greeter', 'words'].map((name) => servers(spans, name)[0]!);
+    const [gateway, greeter, words] = ['gateway', 'greeter', 'words'].map((name) => servers(spans, name)[0]) as [ReceivedSpan, ReceivedSpan, ReceivedSpan];
     expect(greeter.traceId).toBe(gateway.traceId);
     expect(words.traceId).not.toBe(gateway.traceId);
     expect(words.parentSpanId).toBe('');
@@ -212,7 +228,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     const spans = spansIn('silent-fallback');
     expect(spans.filter((s) => s.status.code === StatusCode.ERROR || s.events.some((e) => e.name === 'exception'))).toEqual([]);
     const warned = receiver.logs.filter((l) => l.severityText === 'warn' && l.traceId === spans[0]!.traceId);
-    expect(warned.map((l) => [service(l), l.body, l.attributes['word.fallback']])).toEqual([['step-22-words', 'dictionary lookup failed, answering the fallback word', 'Hi']]);
+    const said = warned.map((l) => [service(l), l.body, l.attributes['word.fallback']]);
+    expect(said).toEqual([['step-22-words', 'dictionary lookup failed, answering the fallback word', 'Hi']]);
   });
 
   it('every fault off again: gold is served, one trace, no retries, the usual word', () => {
@@ -221,8 +238,11 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   });
 
   it('records each evaluation as a feature_flag.evaluation span event, with its key and provider, and not its result', () => {
-    const events = receiver.spans.flatMap((s) => s.events.filter((e) => e.name === 'feature_flag.evaluation').map((e) => ({ service: service(s), ...e.attributes })));
-    const keys = (name: string): string[] => [...new Set(events.filter((e) => e.service === `step-22-${name}`).map((e) => String(e['feature_flag.key'])))].sort();
+    const events = receiver.spans.flatMap((s) =>
+      s.events.filter((e) => e.name === 'feature_flag.evaluation').map((e): Record<string, unknown> => ({ service: service(s), ...e.attributes })),
+    );
+    const keys = (name: string): string[] =>
+      [...new Set(events.filter((e) => e.service === `step-22-${name}`).map((e) => String(e['feature_flag.key'])))].sort();
     expect(keys('gateway')).toEqual(['leaky-cache', 'retry-storm']);
     expect(keys('greeter')).toEqual(['lost-context', 'tier-errors']);
     expect(keys('words')).toEqual(['blocked-loop', 'silent-fallback', 'slow-words']);
@@ -230,5 +250,7 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     expect(events.filter((e) => 'feature_flag.result.variant' in e || 'feature_flag.result.value' in e)).toEqual([]);
   });
 
-  itMatchesTelemetrySnapshot('step-22', () => ({ receiver, exit, paths, sentAt, statuses: [], children: () => [], leaked: () => [], close: async () => {} }) as StageRun);
+  // The snapshot's run: its first requests, and everything the stage exported until it stopped.
+  const run = (): StageRun => ({ receiver, exit, paths, sentAt, statuses: [], children: () => [], leaked: () => [], close: async () => {} });
+  itMatchesTelemetrySnapshot('step-22', run);
 });
