@@ -54,8 +54,11 @@ class FlagFileProvider implements Provider {
     unwatchFile(this.file);
   }
 
-  /** Reads the file; a change that is not a valid flag file is said once, and the last good flags stay. */
-  private load(): void {
+  /**
+   * Reads the file; a change that is not a valid flag file is said once, and the last good flags
+   * stay. A file being written (emptied, then filled) is read again 50 ms later before it is refused.
+   */
+  private load(again = false): void {
     let text: string;
     try {
       text = readFileSync(this.file, 'utf8');
@@ -71,6 +74,7 @@ class FlagFileProvider implements Provider {
       // A file that parses but holds no flags is a mistake too (a wrong top-level key, say).
       if (this.core.getFlags().size === 0) throw new Error('it holds no flags');
     } catch (err) {
+      if (!again) return void setTimeout(() => this.load(true), 50).unref();
       return this.refuse(`is not a valid flag file (${oneLine(err)})`, text);
     }
     this.text = text;

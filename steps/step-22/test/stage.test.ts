@@ -117,14 +117,15 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     // A malformed file while tier-errors is on: the services keep it on, and say so once each.
     const lines = stage.output().length;
     writeFileSync(FLAGS_FILE, MALFORMED);
-    await new Promise((r) => setTimeout(r, 500));
+    const refusals = (): number => stage.output().slice(lines).split('\n').filter((l) => l.includes('is not a valid flag file')).length;
+    await until(refusals, (n) => n === 3, 'services that refused the malformed file');
     const statuses = (await sequential(3, get(gold))).map((a) => a.status);
     afterMalformed = { statuses, lines: stage.output().slice(lines).split('\n').filter((l) => l.includes('flags:')) };
 
     await phase('slow-words', ['slow-words'], () => times(30, get()));
-    // Any reading taken after a blocked stretch holds its delay; the heap needs one after the last request.
-    await phase('blocked-loop', ['blocked-loop'], () => times(6, get()), ['step-22-words', 1]);
-    await phase('leaky-cache', ['leaky-cache'], () => sequential(40, get()), ['step-22-gateway', 2]);
+    // Two readings after the requests: the second was taken after the last of them.
+    await phase('blocked-loop', ['blocked-loop'], () => times(3, get()), ['step-22-words', 2]);
+    await phase('leaky-cache', ['leaky-cache'], () => sequential(30, get()), ['step-22-gateway', 2]);
     await phase('retry-storm', ['retry-storm'], () => sequential(1, get()));
     await phase('lost-context', ['lost-context'], () => sequential(1, get()));
     await phase('silent-fallback', ['silent-fallback'], () => sequential(1, get()));
@@ -201,7 +202,7 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     const heap = (m: ReceivedMetric): boolean => m.name === 'v8js.memory.heap.used' && service(m) === 'step-22-gateway';
     const before = receiver.metrics.slice(0, phases['leaky-cache']!.metricsFrom).filter(heap).at(-1);
     const after = readings('leaky-cache', 'v8js.memory.heap.used', 'step-22-gateway').at(-1);
-    expect(heapUsed(after) - heapUsed(before)).toBeGreaterThan(25 * 1024 * 1024);
+    expect(heapUsed(after) - heapUsed(before)).toBeGreaterThan(20 * 1024 * 1024);
   });
 
   it('retry-storm: one request, six calls from the gateway to greeter, each down to words, in one trace', () => {
