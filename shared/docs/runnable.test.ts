@@ -169,7 +169,7 @@ describe('every "look at it" section works with the stack the learner has', () =
     .filter((f) => f.includes(`${join('steps', '')}`))
     .map((f) => [f.slice(REPO_ROOT.length + 1), /^## (?:Step \d+: l|L)ook at it\n([\s\S]*?)(?=^## |(?![\s\S]))/m.exec(readFileSync(f, 'utf8'))?.[1]] as const)
     .filter(([, section]) => section !== undefined);
-  it('the instrumented stages have one', () => expect(sections.map(([f]) => f)).toEqual(['steps/step-08/README.md', 'steps/step-11/README.md', 'steps/step-14/README.md', 'steps/step-18/README.md', 'steps/step-19/README.md', 'steps/step-20/README.md', 'steps/step-21/README.md']));
+  it('the instrumented stages have one', () => expect(sections.map(([f]) => f)).toEqual(['steps/step-08/README.md', 'steps/step-11/README.md', 'steps/step-14/README.md', 'steps/step-18/README.md', 'steps/step-19/README.md', 'steps/step-20/README.md', 'steps/step-21/README.md', 'steps/step-22/README.md']));
   it.each(sections)('%s: native and compose, Zipkin and Prometheus UIs, Jaeger by its API and (compose) its UI', (_file, section) => {
     for (const needed of ['pnpm stack:native', 'pnpm stack:up', 'http://127.0.0.1:9411/zipkin/', 'http://127.0.0.1:9090', 'http://127.0.0.1:16686', '```promql']) expect(section).toContain(needed);
     expect(section).toMatch(/^ *pnpm traces \S+( --errors)?$/m);

@@ -69,7 +69,7 @@ describe('pnpm diff on the real stages', () => {
     const { code, stdout, stderr } = diff(['06', '07']);
     expect(code).toBe(2);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/^diff: unknown stage "07": the stages are 06, 08, (\d+, )*21\n$/);
+    expect(stderr).toMatch(/^diff: unknown stage "07": the stages are 06, 08, (\d+, )*22\n$/);
   });
 
   it('refuses a path that matches nothing in either stage rather than reporting no differences', () => {

@@ -72,6 +72,9 @@ const ALLOWED: Record<string, number> = {
   'steps/step-21/src/telemetry.ts': 4,
   'steps/step-21/test/promises.ts': 4,
   'steps/step-21/test/stage.test.ts': 10,
+  // Step 20's files as they are, so that pnpm diff 20 22 shows only the lesson.
+  'steps/step-22/src/environment.ts': 2,
+  'steps/step-22/src/telemetry.ts': 4,
 };
 
 /** The 1-based numbers of the lines longer than `max` characters. */

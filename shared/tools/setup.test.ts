@@ -68,7 +68,7 @@ describe('a mistyped stage', () => {
     const run = pnpm(['--silent', 'stages']);
     expect(run.status).toBe(0);
     const stages = listStages();
-    expect(stages.map((s) => s.name)).toEqual(['step-06', 'step-08', 'step-11', 'step-14', 'step-18', 'step-19', 'step-20', 'step-21']);
+    expect(stages.map((s) => s.name)).toEqual(['step-06', 'step-08', 'step-11', 'step-14', 'step-18', 'step-19', 'step-20', 'step-21', 'step-22']);
     for (const stage of stages) {
       expect(run.output).toContain(stage.name);
       for (const script of stage.scripts) expect(run.output).toContain(`pnpm --filter ${stage.name} ${script}`);

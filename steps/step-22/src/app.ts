@@ -1,0 +1,179 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
+import { suppressTracing } from '@opentelemetry/core';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+// The faults, each a feature flag that src/flags.ts reads from flags.json while the service runs.
+import { on } from './flags.ts';
+
+// Which of the three services this process is: src/services.ts starts one of each, and tells
+// each where the others listen. gateway calls greeter, greeter calls words.
+const SERVICE = process.env.SERVICE ?? 'gateway';
+if (!['gateway', 'greeter', 'words'].includes(SERVICE)) throw new Error(`SERVICE must be gateway, greeter or words, got "${SERVICE}"`);
+const GREETER_URL = process.env.GREETER_URL ?? 'http://127.0.0.1:3031';
+const WORDS_URL = process.env.WORDS_URL ?? 'http://127.0.0.1:3032';
+// The tiers a caller may claim. Baggage is bounded like a metric attribute: a header copied into
+// it as it came would travel to every service downstream, whatever a stranger put there.
+const TIERS = new Set(['free', 'pro', 'gold']);
+
+// A meter per app or library, like a tracer: its name is the scope of what it records.
+const meter = metrics.getMeter('otel-steps-app');
+// A number the business cares about, counted where it happens. No attributes: each distinct set
+// of attribute values is a time series of its own, and this count needs none.
+const greetings = meter.createCounter('app.greetings', { description: 'Greetings served by GET /', unit: '{greeting}' });
+
+// leaky-cache: answers kept by request id, which no later request asks for and nothing evicts.
+// Each entry holds the page as rendered, line by line, about 1 MiB of heap; at most 400 of them,
+// so that a room's laptops survive it.
+const PAGE_LINES = 16_384;
+const rendered = new Map<string, string[]>();
+
+// Builds the app without listening: what a stage may change (routes, spans) lives here, and
+// server.ts, the same file in every stage, listens and shuts down.
+// Handlers are named functions on purpose: instrumentation uses the names in span names.
+export function buildApp(): FastifyInstance {
+  const app = Fastify({
+    logger: {
+      // Every request: Fastify logs each one as it arrives and as it completes, and the errors.
+      // Each line carries the trace and span ids of the request it belongs to.
+      level: process.env.LOG_LEVEL ?? 'info',
+      // Fastify's own request fields, and an error's own: what a reader needs and nothing more.
+      // Pino would print every field of an error, and Node attaches the raw bytes of a request it
+      // refuses (431, 400) to its error as rawPacket: its headers, cookies and all.
+      serializers: {
+        req: (request: FastifyRequest) => ({
+          method: request.method,
+          url: request.url,
+          host: request.host,
+          remoteAddress: request.ip,
+          remotePort: request.socket?.remotePort,
+        }),
+        err: (err: FastifyError) => ({ type: err.name, message: err.message, stack: err.stack ?? '', code: err.code, statusCode: err.statusCode }),
+      },
+      // Every line passes through here on its way out, whoever wrote it: Fastify's own messages
+      // carry the raw URL too ("Route GET:/x?token=... not found"), and an error's may. A log is
+      // read by more people than the ones who may see a password or a token.
+      hooks: { streamWrite: withoutSecrets },
+    },
+  });
+
+  if (SERVICE === 'gateway') {
+    app.get('/', async function hello(request, reply) {
+      const claimed = String(request.headers['x-user-tier'] ?? '');
+      const baggage = { 'user.tier': { value: TIERS.has(claimed) ? claimed : 'free' } };
+      const [storm, leaky] = await Promise.all([on('retry-storm'), on('leaky-cache')]);
+      let greeting = await fromTheEdge(`${GREETER_URL}/greeting`, baggage);
+      // retry-storm: a retry loop whose condition is wrong, so it retries answers that were fine:
+      // five more calls to greeter for every request, each one down to words.
+      for (let retry = 0; storm && retry < 5; retry++) {
+        await greeting.arrayBuffer();
+        greeting = await fromTheEdge(`${GREETER_URL}/greeting`, baggage);
+      }
+      if (greeting.ok) greetings.add(1);
+      const body = await relay(greeting, reply);
+      if (!leaky) rendered.clear();
+      else if (rendered.size < 400) rendered.set(request.id, Array.from({ length: PAGE_LINES }, (_, line) => `${line}: ${body}`));
+      return body;
+    });
+    app.get('/error', async function fail(_request, reply) {
+      return relay(await fromTheEdge(`${GREETER_URL}/error`), reply);
+    });
+  }
+
+  if (SERVICE === 'greeter') {
+    app.get('/greeting', async function greeting(_request, reply) {
+      const tier = recordTier();
+      const [tierErrors, lostContext] = await Promise.all([on('tier-errors'), on('lost-context')]);
+      // tier-errors: a template that only the gold tier uses, missing: every gold request fails.
+      if (tierErrors && tier === 'gold') throw new Error('no greeting template for this tier');
+      // lost-context: the call to words made outside the request's trace context, as a client that
+      // keeps its own connections from start-up would: no span for it, no traceparent, no baggage,
+      // and words starts a trace of its own.
+      const word = lostContext ? await context.with(suppressTracing(context.active()), () => fetch(`${WORDS_URL}/word`)) : await fetch(`${WORDS_URL}/word`);
+      if (!word.ok) return relay(word, reply);
+      return `${await word.text()} from the otel-steps Fastify app!\n`;
+    });
+    app.get('/error', async function fail(_request, reply) {
+      return relay(await fetch(`${WORDS_URL}/error`), reply);
+    });
+  }
+
+  if (SERVICE === 'words') {
+    app.get('/word', async function word(request) {
+      recordTier();
+      const [slow, blocked, fallback] = await Promise.all([on('slow-words'), on('blocked-loop'), on('silent-fallback')]);
+      // slow-words: three requests in ten wait 1.5 s, as for a lock or a cold cache.
+      if (slow && Math.random() < 0.3) await sleep(1500);
+      // blocked-loop: 200 ms of synchronous work on every request; nothing else in this process
+      // runs meanwhile, so every request waiting behind it waits too.
+      if (blocked) for (const end = Date.now() + 200; Date.now() < end; );
+      // silent-fallback: the dictionary fails, and the failure is swallowed: a 200 with another
+      // word, no error on any span, and only this line in the logs says so.
+      if (fallback) {
+        request.log.warn({ 'word.fallback': 'Hi' }, 'dictionary lookup failed, answering the fallback word');
+        return 'Hi';
+      }
+      return 'Hello';
+    });
+    app.get('/error', async function fail() {
+      recordTier();
+      // The tutorial's deliberate failure, in the deepest service: a 500 that every hop passes on.
+      throw new Error('Something went wrong on purpose');
+    });
+  }
+
+  // Health checks arrive every few seconds; their log lines would bury the real traffic.
+  app.get('/healthz', { logLevel: 'silent' }, async function healthz() {
+    return { status: 'ok' };
+  });
+
+  return app;
+}
+
+/**
+ * The gateway's calls downstream, with the baggage it sets and nothing else. Baggage is a set of
+ * key-value pairs that travels with the trace context, in the `baggage` header, to every service
+ * the request reaches, however deep; the one a caller sent is dropped here, at the edge.
+ */
+function fromTheEdge(url: string, entries: Record<string, { value: string }> = {}): Promise<Response> {
+  return context.with(propagation.setBaggage(context.active(), propagation.createBaggage(entries)), () => fetch(url));
+}
+
+/** The tier the gateway put in the baggage, recorded on the span where it is used. */
+function recordTier(): string | undefined {
+  const tier = propagation.getActiveBaggage()?.getEntry('user.tier')?.value;
+  if (tier) trace.getActiveSpan()?.setAttribute('user.tier', tier);
+  return tier;
+}
+
+/** Answers with what the service downstream answered: its status, type and body. */
+async function relay(answer: Response, reply: FastifyReply): Promise<string> {
+  reply.code(answer.status).type(answer.headers.get('content-type') ?? 'text/plain');
+  return answer.text();
+}
+
+// Query-string parameters whose values are secrets, whatever their case: the ones that carry
+// credentials in signed URLs, and the names tokens and passwords usually go by.
+const SECRET_PARAMS = new Set(
+  ['sig', 'signature', 'awsaccesskeyid', 'x-goog-signature', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token']
+    .concat(['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'auth']),
+);
+
+// A query parameter anywhere in a JSON log line: after ? or &, a name, =, and a value that runs to
+// the next &, #, space or the end of the JSON string (escaped characters included).
+const QUERY_PARAM = /([?&])((?:\\.|[^=&#?\s"\\])+)=(?:\\.|[^&#\s"\\])*/g;
+
+/** The log line with the value of every secret query parameter replaced by REDACTED. */
+function withoutSecrets(line: string): string {
+  return line.replace(QUERY_PARAM, (param, separator: string, name: string) => (SECRET_PARAMS.has(nameOf(name)) ? `${separator}${name}=REDACTED` : param));
+}
+
+/** A parameter's name as the app reads it, whatever its case and encoding: %74oken is token. */
+function nameOf(raw: string): string {
+  let name = raw;
+  try {
+    name = JSON.parse(`"${raw}"`) as string;
+  } catch {
+    // not a valid JSON escape: read it as it is
+  }
+  return ([...new URLSearchParams(`${name}=`).keys()][0] ?? '').toLowerCase();
+}

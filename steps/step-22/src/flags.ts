@@ -1,0 +1,121 @@
+// The faults of this stage, as feature flags: each one switched on or off in a flag file, while the
+// services run. The code asks OpenFeature (the vendor-neutral feature-flag API) for a flag's value;
+// the provider behind it is flagd's evaluation engine (@openfeature/flagd-core), run in this
+// process on the file itself, with no flagd server. flagd's own provider has this mode too
+// (offlineFlagSourcePath), but it polls the file every 5 s; the provider below polls every 100 ms,
+// so that a change takes effect well within a second, and keeps the last good flags when a change
+// is not a valid flag file.
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FlagdCore } from '@openfeature/flagd-core';
+import { SpanEventHook } from '@openfeature/open-telemetry-hooks';
+import {
+  OpenFeature,
+  OpenFeatureEventEmitter,
+  ProviderEvents,
+  TelemetryAttribute,
+  type EvaluationContext,
+  type JsonValue,
+  type Provider,
+  type ResolutionDetails,
+} from '@openfeature/server-sdk';
+
+/** The flags this stage knows, one per fault; flags.json holds each of them, off. */
+export const FLAGS = ['slow-words', 'tier-errors', 'lost-context', 'blocked-loop', 'leaky-cache', 'retry-storm', 'silent-fallback'] as const;
+export type Flag = (typeof FLAGS)[number];
+
+// FLAGS_FILE, relative to the stage's folder (where pnpm runs its start script), or the stage's own flags.json.
+const FLAGS_FILE = resolve(process.env.FLAGS_FILE || fileURLToPath(new URL('../flags.json', import.meta.url)));
+const POLL_MS = 100;
+
+/** flagd's evaluation engine on a file: what the file says, re-read whenever it changes. */
+class FlagFileProvider implements Provider {
+  readonly metadata = { name: 'flagd' };
+  readonly runsOn = 'server';
+  readonly events = new OpenFeatureEventEmitter();
+  private readonly core = new FlagdCore();
+  private text: string | undefined;
+  private good = false;
+  private readonly file: string;
+
+  constructor(file: string) {
+    this.file = file;
+  }
+
+  async initialize(): Promise<void> {
+    this.load();
+    // Polled, like flagd's own file sync: it sees a file replaced by a rename (as editors save) and
+    // one that does not exist yet. unref'd: it must not keep a stopping service alive.
+    watchFile(this.file, { interval: POLL_MS, persistent: false }, () => this.load());
+  }
+
+  async onClose(): Promise<void> {
+    unwatchFile(this.file);
+  }
+
+  /**
+   * Reads the file; a change that is not a valid flag file is said once, and the last good flags
+   * stay. A file being written (emptied, then filled) is read again 50 ms later before it is refused.
+   */
+  private load(again = false): void {
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (err) {
+      return this.refuse(`cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, `(unreadable: ${String(err)})`);
+    }
+    if (text === this.text) return;
+    let changed: string[];
+    try {
+      // JSON's own message first (where a brace is missing, say): flagd's says only that the file is invalid.
+      JSON.parse(text);
+      changed = this.core.setConfigurations(text);
+      // A file that parses but holds no flags is a mistake too (a wrong top-level key, say).
+      if (this.core.getFlags().size === 0) throw new Error('it holds no flags');
+    } catch (err) {
+      if (!again) return void setTimeout(() => this.load(true), 50).unref();
+      return this.refuse(`is not a valid flag file (${oneLine(err)})`, text);
+    }
+    this.text = text;
+    if (!this.good) console.log(`flags: ${this.core.getFlags().size} flags from ${this.file}; a change to the file takes effect within a second`);
+    else if (changed.length > 0) console.log(`flags: ${this.file} changed, flags reloaded`);
+    this.good = true;
+    if (changed.length > 0) this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: changed });
+  }
+
+  private refuse(why: string, text: string): void {
+    if (text === this.text) return;
+    this.text = text;
+    console.error(`flags: ${this.file} ${why}: ${this.good ? 'keeping the last good flags' : 'every fault stays off'} until it is fixed`);
+  }
+
+  async resolveBooleanEvaluation(key: string, byDefault: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
+    return this.core.resolveBooleanEvaluation(key, byDefault, context);
+  }
+  async resolveStringEvaluation(key: string, byDefault: string, context: EvaluationContext): Promise<ResolutionDetails<string>> {
+    return this.core.resolveStringEvaluation(key, byDefault, context);
+  }
+  async resolveNumberEvaluation(key: string, byDefault: number, context: EvaluationContext): Promise<ResolutionDetails<number>> {
+    return this.core.resolveNumberEvaluation(key, byDefault, context);
+  }
+  async resolveObjectEvaluation<T extends JsonValue>(key: string, byDefault: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
+    return this.core.resolveObjectEvaluation(key, byDefault, context);
+  }
+}
+
+const oneLine = (err: unknown): string => String((err as Error).message ?? err).split('\n')[0]!;
+
+// Every evaluation becomes a `feature_flag.evaluation` event on the active span, with the semantic
+// conventions' feature_flag.* attributes: the flag's key, the provider's name, the reason. Not its
+// result (feature_flag.result.variant and .value): every request evaluates the same flags whether
+// a fault is on or off, so the events say which flags the code consulted and give no scenario away.
+// The chapter says why the OpenTelemetry demo records the result, and this stage does not.
+OpenFeature.addHooks(new SpanEventHook({ excludeAttributes: [TelemetryAttribute.VARIANT, TelemetryAttribute.VALUE] }));
+await OpenFeature.setProviderAndWait(new FlagFileProvider(FLAGS_FILE));
+const client = OpenFeature.getClient();
+
+/** Whether the fault `flag` is switched on now; off when the file says nothing about it. */
+export function on(flag: Flag): Promise<boolean> {
+  return client.getBooleanValue(flag, false);
+}

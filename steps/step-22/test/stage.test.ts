@@ -1,0 +1,257 @@
+// Boots step-22's three services once, through the real start script, with a flag file of the
+// test's own: switches each fault on while they run, and checks over OTLP that each one shows in
+// the signal the chapter finds it through; a change takes effect within a second, and a malformed
+// file changes nothing.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  itMatchesTelemetrySnapshot,
+  SpanKind,
+  startOtlpReceiver,
+  startStage,
+  StatusCode,
+  type OtlpReceiver,
+  type ReceivedMetric,
+  type ReceivedSpan,
+  type RunningStage,
+  type StageExit,
+  type StageRun,
+} from '@otel-steps/shared/harness';
+
+const SHIPPED = JSON.parse(readFileSync(new URL('../flags.json', import.meta.url), 'utf8')) as { flags: Record<string, { defaultVariant: string }> };
+const FAULTS = ['slow-words', 'tier-errors', 'lost-context', 'blocked-loop', 'leaky-cache', 'retry-storm', 'silent-fallback'];
+const dir = mkdtempSync(join(tmpdir(), 'step-22-flags-'));
+const FLAGS_FILE = join(dir, 'flags.json');
+
+/** Polls `value` until `done` holds, or fails after `ms` (beforeAll has no expect.poll). */
+async function until<T>(value: () => T, done: (v: T) => boolean, what: string, ms = 5_000): Promise<void> {
+  for (const end = Date.now() + ms; !done(value()); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > end) throw new Error(`${what}: still ${String(value())} after ${ms} ms`);
+  }
+}
+// A flag file saved half-way.
+const MALFORMED = '{ "flags": { "tier-errors": ';
+const now = (): bigint => BigInt(Date.now()) * 1_000_000n;
+const service = (x: { resource: Record<string, unknown> }): string => String(x.resource['service.name']);
+
+/** What happened while the stage ran, for the tests below to check. */
+interface Phase {
+  from: bigint;
+  to: bigint;
+  /** receiver.metrics.length at the start and end of the phase: the readings taken during it. */
+  metricsFrom: number;
+  metricsTo: number;
+  statuses: number[];
+  bodies: string[];
+}
+
+describe('step-22: faults switched on and off while it runs, each found in its signal', () => {
+  let receiver: OtlpReceiver;
+  let stage: RunningStage;
+  let exit: StageExit;
+  const phases: Record<string, Phase> = {};
+  let switchedInMs = Number.NaN;
+  let afterMalformed: { statuses: number[]; lines: string[] } = { statuses: [], lines: [] };
+  const paths = ['/', '/error', '/nope', '/healthz'];
+  const sentAt: bigint[] = [];
+
+  /** Writes the flag file with `on` switched on and every other fault off. */
+  const write = (on: string[]): void => {
+    const flags = structuredClone(SHIPPED);
+    for (const name of on) flags.flags[name]!.defaultVariant = 'on';
+    writeFileSync(FLAGS_FILE, `${JSON.stringify(flags, null, 2)}\n`);
+  };
+  const reloads = (): number => stage.output().split('\n').filter((l) => l.includes(`flags: ${FLAGS_FILE} changed, flags reloaded`)).length;
+  /** Switches to `on` and waits until each of the three services says it reloaded. */
+  const switchTo = async (on: string[]): Promise<void> => {
+    const before = reloads();
+    write(on);
+    await until(reloads, (n) => n === before + 3, `services that reloaded ${on.join(', ') || 'no fault'}`);
+  };
+  /** `readings` metric readings from `name` after the requests of a phase: with two, one was taken after the last of them. */
+  const nextReading = async (name: string, readings: number): Promise<void> => {
+    const count = receiver.metrics.filter((m) => service(m) === name).length;
+    await until(() => receiver.metrics.filter((m) => service(m) === name).length, (n) => n >= count + readings, `readings from ${name}`);
+  };
+  /** Switches to `on` (undefined: as it is), sends the requests, and waits for `reading`: [service, readings]. */
+  type Answers = () => Promise<Array<{ status: number; body: string }>>;
+  const phase = async (name: string, on: string[] | undefined, requests: Answers, reading?: [string, number]): Promise<void> => {
+    if (on) await switchTo(on);
+    const from = now();
+    const metricsFrom = receiver.metrics.length;
+    const answers = await requests();
+    if (reading) await nextReading(...reading);
+    const [statuses, bodies] = [answers.map((a) => a.status), answers.map((a) => a.body)];
+    phases[name] = { from, to: now(), metricsFrom, metricsTo: receiver.metrics.length, statuses, bodies };
+  };
+  const get = (headers: Record<string, string> = {}) => () => stage.get('/', headers);
+  const times = <T,>(n: number, f: () => Promise<T>): Promise<T[]> => Promise.all(Array.from({ length: n }, f));
+  const sequential = async <T,>(n: number, f: () => Promise<T>): Promise<T[]> => {
+    const out: T[] = [];
+    for (let i = 0; i < n; i++) out.push(await f());
+    return out;
+  };
+
+  beforeAll(async () => {
+    write([]);
+    receiver = await startOtlpReceiver();
+    // Metric readings every 500 ms: the runtime metrics of a phase arrive sooner.
+    stage = await startStage('step-22', { otlpEndpoint: receiver.url, env: { FLAGS_FILE, OTEL_METRIC_EXPORT_INTERVAL: '500' } });
+    // The telemetry snapshot's requests, every fault off.
+    for (const path of paths) {
+      sentAt.push(now());
+      await stage.get(path);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+
+    // A flag switched on in the file: the next requests see it, within a second and no restart.
+    const gold = { 'x-user-tier': 'gold' };
+    write(['tier-errors']);
+    const written = Date.now();
+    while ((await stage.get('/', gold)).status !== 500 && Date.now() - written < 5_000) await new Promise((r) => setTimeout(r, 20));
+    switchedInMs = Date.now() - written;
+    await phase('tier-errors', undefined, async () => [...(await sequential(3, get(gold))), ...(await sequential(2, get({ 'x-user-tier': 'pro' })))]);
+
+    // A malformed file while tier-errors is on: the services keep it on, and say so once each.
+    const lines = stage.output().length;
+    writeFileSync(FLAGS_FILE, MALFORMED);
+    const refusals = (): number => stage.output().slice(lines).split('\n').filter((l) => l.includes('is not a valid flag file')).length;
+    await until(refusals, (n) => n === 3, 'services that refused the malformed file');
+    const statuses = (await sequential(3, get(gold))).map((a) => a.status);
+    afterMalformed = { statuses, lines: stage.output().slice(lines).split('\n').filter((l) => l.includes('flags:')) };
+
+    await phase('slow-words', ['slow-words'], () => times(30, get()));
+    // Two readings after the requests: the second was taken after the last of them.
+    await phase('blocked-loop', ['blocked-loop'], () => times(3, get()), ['step-22-words', 2]);
+    await phase('leaky-cache', ['leaky-cache'], () => sequential(30, get()), ['step-22-gateway', 2]);
+    await phase('retry-storm', ['retry-storm'], () => sequential(1, get()));
+    await phase('lost-context', ['lost-context'], () => sequential(1, get()));
+    await phase('silent-fallback', ['silent-fallback'], () => sequential(1, get()));
+    await phase('all off', [], () => sequential(2, get({ 'x-user-tier': 'gold' })));
+    exit = await stage.stop();
+  }, 60_000);
+
+  afterAll(async () => {
+    await receiver?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const spansIn = (name: string): ReceivedSpan[] => {
+    const { from, to } = phases[name]!;
+    return receiver.spans.filter((s) => s.startTimeUnixNano >= from && s.startTimeUnixNano < to);
+  };
+  const servers = (spans: ReceivedSpan[], name: string): ReceivedSpan[] => spans.filter((s) => s.kind === SpanKind.SERVER && service(s) === `step-22-${name}`);
+  const readings = (name: string, metric: string, who: string): ReceivedMetric[] =>
+    receiver.metrics.slice(phases[name]!.metricsFrom, phases[name]!.metricsTo).filter((m) => m.name === metric && service(m) === who);
+  const heapUsed = (m: ReceivedMetric | undefined): number => (m?.dataPoints ?? []).reduce((sum, p) => sum + (p.value ?? 0), 0);
+
+  it('ships every fault in flags.json, off, and reads the file each service was given', () => {
+    expect(Object.keys(SHIPPED.flags).sort()).toEqual([...FAULTS].sort());
+    expect(Object.values(SHIPPED.flags).map((f) => f.defaultVariant)).toEqual(FAULTS.map(() => 'off'));
+    for (const name of ['gateway', 'greeter', 'words']) expect(exit.output).toContain(`[${name}] flags: 7 flags from ${FLAGS_FILE}`);
+    expect(exit.code).toBe(0);
+  });
+
+  it('takes a change to the flag file within a second, with no restart', () => {
+    expect(switchedInMs).toBeLessThan(1_000);
+    // The same three processes throughout: each said it was listening once.
+    expect(exit.output.match(/^\[(gateway|greeter|words)\] listening on /gm)).toHaveLength(3);
+  });
+
+  it('tier-errors: 500 for the gold tier only, an ERROR span in greeter with user.tier=gold and the exception', () => {
+    expect(phases['tier-errors']!.statuses).toEqual([500, 500, 500, 200, 200]);
+    const codes = servers(spansIn('tier-errors'), 'greeter').map((s) => s.status.code);
+    expect(codes).toEqual([...Array(3).fill(StatusCode.ERROR), StatusCode.UNSET, StatusCode.UNSET]);
+    // The handler's span carries the tier, and the exception.
+    const handlers = spansIn('tier-errors').filter((s) => service(s) === 'step-22-greeter' && s.name === 'handler - greeting');
+    expect(handlers.map((s) => [s.attributes['user.tier'], s.events.some((e) => e.name === 'exception'), s.status.message])).toEqual([
+      ...Array(3).fill(['gold', true, 'no greeting template for this tier']),
+      ...Array(2).fill(['pro', false, '']),
+    ]);
+  });
+
+  it('a malformed flag file: one clear line from each service, the last good flags kept, still serving', () => {
+    expect(afterMalformed.statuses).toEqual([500, 500, 500]);
+    let why = '';
+    try {
+      JSON.parse(MALFORMED);
+    } catch (err) {
+      why = (err as Error).message;
+    }
+    const line = `flags: ${FLAGS_FILE} is not a valid flag file (${why}): keeping the last good flags until it is fixed`;
+    expect(afterMalformed.lines.sort()).toEqual(['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line}`));
+  });
+
+  it('slow-words: about three in ten /word spans of words take 1.5 s, the others not', () => {
+    const words = servers(spansIn('slow-words'), 'words');
+    expect(words).toHaveLength(30);
+    const slow = words.filter((s) => s.endTimeUnixNano - s.startTimeUnixNano >= 1_500_000_000n);
+    expect(slow.length).toBeGreaterThan(0);
+    expect(slow.length).toBeLessThan(20);
+    expect(phases['slow-words']!.statuses.every((s) => s === 200)).toBe(true);
+  });
+
+  it('blocked-loop: the event loop delay of words, in nodejs.eventloop.delay.max, reaches 200 ms', () => {
+    const max = Math.max(...readings('blocked-loop', 'nodejs.eventloop.delay.max', 'step-22-words').flatMap((m) => m.dataPoints.map((p) => p.value ?? 0)));
+    expect(max).toBeGreaterThanOrEqual(0.19);
+  });
+
+  it('leaky-cache: the heap of the gateway, in v8js.memory.heap.used, grows by the pages it keeps', () => {
+    const heap = (m: ReceivedMetric): boolean => m.name === 'v8js.memory.heap.used' && service(m) === 'step-22-gateway';
+    const before = receiver.metrics.slice(0, phases['leaky-cache']!.metricsFrom).filter(heap).at(-1);
+    const after = readings('leaky-cache', 'v8js.memory.heap.used', 'step-22-gateway').at(-1);
+    expect(heapUsed(after) - heapUsed(before)).toBeGreaterThan(20 * 1024 * 1024);
+  });
+
+  it('retry-storm: one request, six calls from the gateway to greeter, each down to words, in one trace', () => {
+    const spans = spansIn('retry-storm');
+    expect(new Set(spans.map((s) => s.traceId)).size).toBe(1);
+    expect(spans.filter((s) => s.kind === SpanKind.CLIENT && service(s) === 'step-22-gateway')).toHaveLength(6);
+    expect(servers(spans, 'greeter')).toHaveLength(6);
+    expect(servers(spans, 'words')).toHaveLength(6);
+  });
+
+  it('lost-context: the call to words starts a trace of its own, with no parent and no tier; greeter shows no call', () => {
+    const spans = spansIn('lost-context');
+    const [gateway, greeter, words] = ['gateway', 'greeter', 'words'].map((name) => servers(spans, name)[0]) as [ReceivedSpan, ReceivedSpan, ReceivedSpan];
+    expect(greeter.traceId).toBe(gateway.traceId);
+    expect(words.traceId).not.toBe(gateway.traceId);
+    expect(words.parentSpanId).toBe('');
+    expect(words.attributes['user.tier']).toBeUndefined();
+    expect(spans.filter((s) => s.kind === SpanKind.CLIENT && service(s) === 'step-22-greeter')).toEqual([]);
+    expect(phases['lost-context']!.statuses).toEqual([200]);
+  });
+
+  it('silent-fallback: a 200 with another word, no error on any span, and a WARN log record in words that says so', () => {
+    expect(phases['silent-fallback']!.bodies).toEqual(['Hi from the otel-steps Fastify app!\n']);
+    const spans = spansIn('silent-fallback');
+    expect(spans.filter((s) => s.status.code === StatusCode.ERROR || s.events.some((e) => e.name === 'exception'))).toEqual([]);
+    const warned = receiver.logs.filter((l) => l.severityText === 'warn' && l.traceId === spans[0]!.traceId);
+    const said = warned.map((l) => [service(l), l.body, l.attributes['word.fallback']]);
+    expect(said).toEqual([['step-22-words', 'dictionary lookup failed, answering the fallback word', 'Hi']]);
+  });
+
+  it('every fault off again: gold is served, one trace, no retries, the usual word', () => {
+    expect(phases['all off']!.bodies).toEqual(Array(2).fill('Hello from the otel-steps Fastify app!\n'));
+    expect(servers(spansIn('all off'), 'greeter')).toHaveLength(2);
+  });
+
+  it('records each evaluation as a feature_flag.evaluation span event, with its key and provider, and not its result', () => {
+    const events = receiver.spans.flatMap((s) =>
+      s.events.filter((e) => e.name === 'feature_flag.evaluation').map((e): Record<string, unknown> => ({ service: service(s), ...e.attributes })),
+    );
+    const keys = (name: string): string[] =>
+      [...new Set(events.filter((e) => e.service === `step-22-${name}`).map((e) => String(e['feature_flag.key'])))].sort();
+    expect(keys('gateway')).toEqual(['leaky-cache', 'retry-storm']);
+    expect(keys('greeter')).toEqual(['lost-context', 'tier-errors']);
+    expect(keys('words')).toEqual(['blocked-loop', 'silent-fallback', 'slow-words']);
+    expect(events.every((e) => e['feature_flag.provider.name'] === 'flagd' && e['feature_flag.result.reason'] === 'static')).toBe(true);
+    expect(events.filter((e) => 'feature_flag.result.variant' in e || 'feature_flag.result.value' in e)).toEqual([]);
+  });
+
+  // The snapshot's run: its first requests, and everything the stage exported until it stopped.
+  const run = (): StageRun => ({ receiver, exit, paths, sentAt, statuses: [], children: () => [], leaked: () => [], close: async () => {} });
+  itMatchesTelemetrySnapshot('step-22', run);
+});
