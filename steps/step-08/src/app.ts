@@ -9,13 +9,6 @@ const tracer = trace.getTracer('step-08-app');
 // Handlers are named functions on purpose: instrumentation uses the names in span names.
 export function buildApp(): FastifyInstance {
   const app = Fastify({
-    // A client has 2 s to send its whole request, headers and body. These routes take no body and
-    // a request is a few hundred bytes, so that is plenty even on a slow network; a connection that
-    // never finishes its request (a body that never ends, headers a byte at a time) is answered 408
-    // and closed, not held open for good. Fastify's default, 0, sets no limit at all. Node looks
-    // for such connections every 30 s by default; every half second here.
-    requestTimeout: 2_000,
-    http: { connectionsCheckingInterval: 500 },
     logger: {
       // Only warnings and errors: the 500 from /error is logged, routine requests are not.
       level: process.env.LOG_LEVEL ?? 'warn',
@@ -34,10 +27,8 @@ export function buildApp(): FastifyInstance {
       },
       // Every line passes through here on its way out, whoever wrote it: Fastify's own messages
       // carry the raw URL too ("Route GET:/x?token=... not found"), and an error's may. A log is
-      // read by more people than the ones who may see a password or a token. And a terminal obeys
-      // the control characters it is sent: pino escapes C0 (ESC, newline) as JSON must, printable()
-      // the C1 ones too, which a Host header can carry (U+009B alone is ESC [ to many terminals).
-      hooks: { streamWrite: (line) => printable(withoutSecrets(line)) },
+      // read by more people than the ones who may see a password or a token.
+      hooks: { streamWrite: withoutSecrets },
     },
   });
 
@@ -91,14 +82,6 @@ const QUERY_PARAM = /([?&])((?:\\.|[^=&#?\s"\\])+)=(?:\\.|[^&#\s"\\])*/g;
 /** The log line with the value of every secret query parameter replaced by REDACTED. */
 function withoutSecrets(line: string): string {
   return line.replace(QUERY_PARAM, (param, separator: string, name: string) => (SECRET_PARAMS.has(nameOf(name)) ? `${separator}${name}=REDACTED` : param));
-}
-
-/**
- * The line with DEL and every C1 control character (U+0080 to U+009F) escaped as JSON escapes the
- * C0 ones (\u009b): the same JSON to whoever parses it, and text, not commands, to a terminal.
- */
-function printable(line: string): string {
-  return line.replace(/[\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A parameter's name as the app reads it, whatever its case and encoding: %74oken is token. */

@@ -4,7 +4,7 @@
 // loads, and every variable that is wrong is named at once, a line each.
 const problems: string[] = [];
 const refuse = (name: string, why: string): void => {
-  problems.push(`telemetry: ${name}=${printable(JSON.stringify(withoutCredentials(process.env[name] ?? '')))} ${why}`);
+  problems.push(`telemetry: ${name}=${JSON.stringify(withoutCredentials(process.env[name] ?? ''))} ${why}`);
 };
 const value = (name: string): string | undefined => process.env[name]?.trim();
 
@@ -57,10 +57,4 @@ export const env = { disabled: disabled === 'true', exporters, endpoints, schedu
 // user:password@ before the host, with or without a scheme: a mistyped URL may still carry one.
 function withoutCredentials(url: string): string {
   return url.replace(/^([a-z][\w+.-]*:\/\/)?[^/@]*@/i, '$1');
-}
-
-// JSON escapes the C0 control characters (ESC, newline); DEL and the C1 ones (U+0080 to U+009F,
-// U+009B alone is ESC [ to many terminals) are escaped the same way, so a value is shown, not obeyed.
-function printable(json: string): string {
-  return json.replace(/[\u007f-\u009f]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -2,7 +2,7 @@
 // runs before the app is imported: the instrumentations below can only patch modules (http,
 // fastify) that have not been loaded yet.
 import { FastifyOtelInstrumentation } from '@fastify/otel';
-import { context, metrics, propagation, trace, type Attributes } from '@opentelemetry/api';
+import { context, metrics, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { ExportResultCode, W3CTraceContextPropagator, type ExportResult } from '@opentelemetry/core';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
@@ -13,7 +13,7 @@ import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runti
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { ConsoleMetricExporter, MeterProvider, PeriodicExportingMetricReader, type IMetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
 import { AlwaysOnSampler, BatchSpanProcessor, ConsoleSpanExporter, ParentBasedSampler, SimpleSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
-import { ATTR_SERVICE_NAME, ATTR_URL_PATH, ATTR_URL_QUERY } from '@opentelemetry/semantic-conventions';
+import { ATTR_SERVICE_NAME, ATTR_URL_PATH } from '@opentelemetry/semantic-conventions';
 // The standard OTEL_* variables, read and checked by environment.ts, which the start script preloads first.
 import { env } from './environment.ts';
 
@@ -21,13 +21,10 @@ let exiting = false;
 
 // Health checks arrive every few seconds from load balancers; their traces would bury real traffic.
 const HEALTH_CHECK = '/healthz';
-// Query parameters whose values are secrets, in lower case, for they match whatever their case
-// (?Token= is ?token=): the semantic conventions' own list (signed URLs) and the names secrets
-// usually go by.
-const SECRET_QUERY_PARAMS = new Set([
-  ...['sig', 'signature', 'awsaccesskeyid', 'x-goog-signature', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token'],
-  ...['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'auth'],
-]);
+const SECRET_QUERY_PARAMS = [
+  ...['sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature', 'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token'],
+  ...['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'signature', 'auth'],
+];
 
 if (!env.disabled) {
   const spanProcessors: SpanProcessor[] = [];
@@ -94,10 +91,9 @@ if (!env.disabled) {
         headersToSpanAttributes: {
           server: { requestHeaders: ['user-agent', 'x-request-id'] },
         },
-        // url.query keeps the query string, with the value of every secret parameter replaced by
-        // REDACTED. What this hook returns replaces the instrumentation's own url.query: its
-        // redactedQueryParamsServer list compares names as written, so ?Token= would keep its value.
-        startIncomingSpanHook: (request) => maskedQuery(request.url),
+        // url.query keeps the query string, with these values replaced by REDACTED: the
+        // semantic conventions' own list (signed URLs) and the names secrets usually go by.
+        redactedQueryParamsServer: SECRET_QUERY_PARAMS,
         // Incoming requests only: the app's own outgoing node:http requests are the exporters'
         // batches to the collector, which must not measure or trace themselves.
         disableOutgoingRequestInstrumentation: true,
@@ -129,14 +125,6 @@ if (!env.disabled) {
     // exports could not send (the metric reader would swallow it), and the stop goes on.
     Promise.allSettled([provider.shutdown(), meterProvider.shutdown()]);
   });
-}
-
-/** url.query as the HTTP instrumentation writes it, each secret parameter's value REDACTED; nothing when the URL has no query. */
-function maskedQuery(url = '/'): Attributes {
-  const query = URL.parse(url, 'http://localhost')?.search.slice(1);
-  if (!query) return {};
-  const params = [...new URLSearchParams(query)].map(([name, value]) => [name, SECRET_QUERY_PARAMS.has(name.toLowerCase()) ? 'REDACTED' : value]);
-  return { [ATTR_URL_QUERY]: new URLSearchParams(params).toString() };
 }
 
 /**
