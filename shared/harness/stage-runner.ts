@@ -41,6 +41,8 @@ export interface StageExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   output: string;
+  /** What it printed on stderr alone. */
+  stderr: string;
 }
 
 export interface RunningStage {
@@ -142,8 +144,9 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => ((output += chunk), (stderr += chunk)));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
 
   const baseUrl = await new Promise<string>((resolveUrl, reject) => {
@@ -213,7 +216,7 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
           }
           await new Promise((r) => setTimeout(r, 50));
         }
-        return { code, signal: exitSignal, output };
+        return { code, signal: exitSignal, output, stderr };
       } finally {
         clearTimeout(timer);
         await closeSink();
