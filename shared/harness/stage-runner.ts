@@ -148,6 +148,8 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => ((output += chunk), (stderr += chunk)));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  // 'close' comes after 'exit', once the pipes have delivered the last of what it printed.
+  const closed = once(child, 'close').catch(() => undefined);
 
   const baseUrl = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => finish(new Error(`${stage} did not start listening within ${startTimeoutMs} ms:\n${output}`)), startTimeoutMs);
@@ -216,6 +218,8 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
           }
           await new Promise((r) => setTimeout(r, 50));
         }
+        // Its last words (a crash's stack on stderr) may still be in the pipe at 'exit'.
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 1_000))]);
         return { code, signal: exitSignal, output, stderr };
       } finally {
         clearTimeout(timer);
