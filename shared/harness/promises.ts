@@ -28,28 +28,49 @@ export interface Lesson {
   stage: string;
   /** How the check runs the code: the requests, in order, and the environment. */
   run: Omit<RunOptions, 'script'>;
+  /**
+   * Where the telemetry is set up (provider, exporter, flush on exit): where every broken promise
+   * points when nothing at all arrived over OTLP, since then no line of the app could have been
+   * seen, whatever it does.
+   */
+  setup?: string;
   promises: Promised[];
 }
 
 export interface Verdict {
   promise: Promised;
+  /** Where to look: the promise's own place, or the set-up's when nothing arrived at all. */
+  look: string;
   /** Undefined when kept. */
   broken?: string;
   /** Why it could not be checked here: neither kept nor broken. */
   unchecked?: string;
 }
 
-/** Each promise of `lesson`, checked against `run`. A check that throws is a broken promise, with its message. */
+/**
+ * Each promise of `lesson`, checked against `run`. A check that throws is a broken promise, with its
+ * message. When nothing at all arrived over OTLP, what is broken is the set-up before the app:
+ * each broken promise says so and points at `lesson.setup`.
+ */
 export function verdicts(lesson: Lesson, run: StageRun): Verdict[] {
+  const silent = run.receiver.requests.length === 0 && lesson.setup !== undefined;
   return lesson.promises.map((promise) => {
+    let result: ReturnType<Promised['check']>;
     try {
-      const result = promise.check(run);
-      return typeof result === 'object' ? { promise, unchecked: result.unchecked } : { promise, broken: result };
+      result = promise.check(run);
     } catch (err) {
-      return { promise, broken: (err as Error).message };
+      result = (err as Error).message;
     }
+    if (typeof result === 'object') return { promise, look: promise.look, unchecked: result.unchecked };
+    if (result === undefined) return { promise, look: promise.look };
+    if (!silent) return { promise, look: promise.look, broken: result };
+    return { promise, look: lesson.setup!, broken: `${result}: ${NOTHING_SENT}` };
   });
 }
+
+/** Why nothing arrived, when nothing did. */
+export const NOTHING_SENT =
+  'not one export reached the check, so the set-up never sent: a provider with an OTLP exporter, registered before the app loads, and flushed on the way out';
 
 /** The run a lesson's promises are checked against: `stage` (a stage, or an exercise's folder) started as the lesson says. */
 export function runLesson(lesson: Lesson, stage: string, dir?: string): Promise<StageRun> {

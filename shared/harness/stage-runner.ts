@@ -40,6 +40,8 @@ export interface StageExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   output: string;
+  /** What it printed on stderr alone. */
+  stderr: string;
 }
 
 export interface RunningStage {
@@ -141,9 +143,12 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
+  let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => ((output += chunk), (stderr += chunk)));
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  // 'close' comes after 'exit', once the pipes have delivered the last of what it printed.
+  const closed = once(child, 'close').catch(() => undefined);
 
   const baseUrl = await new Promise<string>((resolveUrl, reject) => {
     const timer = setTimeout(() => finish(new Error(`${stage} did not start listening within ${startTimeoutMs} ms:\n${output}`)), startTimeoutMs);
@@ -212,7 +217,9 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
           }
           await new Promise((r) => setTimeout(r, 50));
         }
-        return { code, signal: exitSignal, output };
+        // Its last words (a crash's stack on stderr) may still be in the pipe at 'exit'.
+        await Promise.race([closed, new Promise((r) => setTimeout(r, 1_000))]);
+        return { code, signal: exitSignal, output, stderr };
       } finally {
         clearTimeout(timer);
         await closeSink();

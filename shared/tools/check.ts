@@ -5,7 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fail, parseOrFail } from '../cli.ts';
-import { checkExercise, EXERCISES_DIR, exerciseFor, report, type Exercise } from './exercises.ts';
+import { checkExercise, EXERCISES_DIR, exerciseFor, passes, report, type Exercise } from './exercises.ts';
 
 const TOOL = 'check';
 const { values, positionals } = parseOrFail(TOOL, () => parseArgs({ allowPositionals: true, options: { all: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } }));
@@ -24,10 +24,11 @@ if (values.all) {
     const exercise = exerciseFor(dir.slice('step-'.length)) as Exercise;
     try {
       const checked = await checkExercise(exercise);
-      const first = checked.verdicts.find((v) => !v.promise.extra && v.broken !== undefined);
+      const broken = checked.verdicts.find((v) => !v.promise.extra && v.broken !== undefined)?.promise.says;
+      const first = checked.typeErrors.length > 0 ? `tsc: ${checked.typeErrors[0]}` : broken;
       const extras = checked.verdicts.filter((v) => v.promise.extra);
       const extra = extras.length > 0 ? `   extras ${extras.filter((v) => v.broken === undefined).length}/${extras.length}` : '';
-      console.log(`  ${first ? '✗' : '✓'} ${exercise.name}  ${checked.lessonCount - checked.broken}/${checked.lessonCount} promises${extra}${first ? `   first ✗: ${first.promise.says}` : ''}`);
+      console.log(`  ${first ? '✗' : '✓'} ${exercise.name}  ${checked.lessonCount - checked.broken}/${checked.lessonCount} promises${extra}${first ? `   first ✗: ${first}` : ''}`);
       if (first) failing++;
     } catch (err) {
       console.log(`  ✗ ${exercise.name}  does not run: ${(err as Error).message.split('\n')[0]}`);
@@ -44,7 +45,7 @@ if (!existsSync(exercise.dir)) fail(TOOL, `no exercise ${exercise.number} yet: p
 try {
   const checked = await checkExercise(exercise);
   console.log(report(exercise, checked));
-  process.exit(checked.broken > 0 ? 1 : 0);
+  process.exit(passes(checked) ? 0 : 1);
 } catch (err) {
   // It did not start, or stopped before answering: say so in one place, with what it printed.
   fail(TOOL, `${exercise.name} did not run: ${(err as Error).message}`, 1);

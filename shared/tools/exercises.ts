@@ -2,7 +2,9 @@
 // (exercises/step-NN, package exercise-NN), to write the chapter's instrumentation in; and the
 // check of it against the chapter's promises (steps/step-NN/test/promises.ts). `pnpm exercise`
 // and `pnpm check` are the commands; this is what they share with the tests.
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { runLesson, verdicts, type Lesson, type Verdict } from '../harness/promises.ts';
@@ -103,18 +105,75 @@ export interface Checked {
   /** The lesson's own promises that are broken (extras never count). */
   broken: number;
   lessonCount: number;
+  /** What the compiler says of the exercise, a line per error; empty when it type-checks. */
+  typeErrors: string[];
+  /** The exit code, when the run ended with another than 0. */
+  exitCode?: number | null;
+  /** What it printed on stderr, when it exited with another code than 0. */
+  stderr?: string;
   ms: number;
 }
 
-/** Runs the exercise in `dir` through its own start script, as the lesson says, and checks each promise. */
+/** Whether `checked` passes: every promise kept, and code that type-checks. */
+export const passes = (checked: Checked): boolean => checked.broken === 0 && checked.typeErrors.length === 0;
+
+/**
+ * What the compiler says of the exercise's TypeScript, with the stages' own options
+ * (tsconfig.base.json): a line per error, each naming its file, line and column. A set-up written
+ * for another SDK version (SDK 2's `new BatchSpanProcessor(exporter)`) runs, exports nothing and
+ * says nothing; the compiler names the line at once.
+ */
+export async function typeCheck(dir: string): Promise<string[]> {
+  const config = mkdtempSync(join(tmpdir(), 'otel-steps-check-'));
+  try {
+    const tsconfig = {
+      extends: join(REPO_ROOT, 'tsconfig.base.json'),
+      // @types/node is the workspace's, wherever the exercise is.
+      compilerOptions: { typeRoots: [join(REPO_ROOT, 'node_modules', '@types')] },
+      include: [join(dir, '**', '*.ts')],
+      exclude: [join(dir, 'node_modules')],
+    };
+    writeFileSync(join(config, 'tsconfig.json'), JSON.stringify(tsconfig));
+    const tsc = join(REPO_ROOT, 'node_modules', '.bin', 'tsc');
+    const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(tsc, ['-p', join(config, 'tsconfig.json'), '--pretty', 'false'], { cwd: dir, encoding: 'utf8', timeout: 60_000 }, (err, out, errOut) =>
+        resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout: out, stderr: errOut }),
+      ),
+    );
+    if (code === 0) return [];
+    const lines = `${stdout}${stderr}`.split('\n').filter((l) => l.trim() !== '');
+    return lines.length > 0 ? lines : [`tsc exited with code ${code}`];
+  } finally {
+    rmSync(config, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Runs the exercise in its folder through its own start script, as the lesson says, and checks
+ * each promise; type-checks it meanwhile.
+ */
 export async function checkExercise(exercise: Exercise): Promise<Checked> {
   const started = performance.now();
   const lesson = await lessonOf(exercise.stage);
-  const run = await runLesson(lesson, exercise.name, exercise.dir);
+  const typed = typeCheck(exercise.dir);
+  const run = await runLesson(lesson, exercise.name, exercise.dir).catch(async (err: unknown) => {
+    // It did not start: what the compiler says is the likelier story, told first.
+    const typeErrors = await typed;
+    throw typeErrors.length > 0 ? new Error(`${typeErrors.join('\n')}\n\n${(err as Error).message}`) : err;
+  });
   try {
+    const typeErrors = await typed;
     const all = verdicts(lesson, run);
     const lessonOnly = all.filter((v) => !v.promise.extra && !v.unchecked);
-    return { verdicts: all, broken: lessonOnly.filter((v) => v.broken !== undefined).length, lessonCount: lessonOnly.length, ms: performance.now() - started };
+    const failed = run.exit.code !== 0 ? { exitCode: run.exit.code, stderr: run.exit.stderr } : {};
+    return {
+      verdicts: all,
+      broken: lessonOnly.filter((v) => v.broken !== undefined).length,
+      lessonCount: lessonOnly.length,
+      typeErrors,
+      ...failed,
+      ms: performance.now() - started,
+    };
   } finally {
     await run.close();
   }
@@ -123,12 +182,29 @@ export async function checkExercise(exercise: Exercise): Promise<Checked> {
 /** The check's verdict, as the learner reads it: a line per promise, ✓ or ✗, what arrived and where to look. */
 export function report(exercise: Exercise, checked: Checked): string {
   const lines = [`pnpm check ${exercise.number}: ${relative(process.cwd(), exercise.dir) || '.'} against the promises of ${relative(process.cwd(), exercise.chapter)}`, ''];
+  if (checked.typeErrors.length > 0) {
+    // First: code the compiler refuses explains the ✗ lines below it.
+    const files = [...new Set(checked.typeErrors.map((l) => /^(\S+?\.ts)\(\d+,\d+\)/.exec(l)?.[1]).filter((f) => f !== undefined))];
+    lines.push(
+      `  ✗ the code type-checks (tsc, with the stages' compiler options): ${checked.typeErrors.length} error${checked.typeErrors.length > 1 ? 's' : ''}`,
+      ...checked.typeErrors.slice(0, 10).map((l) => `      ${l}`),
+      ...(checked.typeErrors.length > 10 ? [`      and ${checked.typeErrors.length - 10} more`] : []),
+      `      look at: ${files.join(', ') || 'the lines above'}, as the compiler says; an API of another SDK version is the usual cause`,
+    );
+  }
+  if (checked.exitCode !== undefined) {
+    const stderr = (checked.stderr ?? '').trimEnd().split('\n').filter((l) => l !== '');
+    lines.push(
+      `  ! on Ctrl+C it exited with code ${checked.exitCode}${stderr.length > 0 ? ', and printed on stderr:' : ', and printed nothing on stderr'}`,
+      ...stderr.slice(-20).map((l) => `      ${l}`),
+    );
+  }
   const line = (v: Verdict): string[] =>
     v.unchecked
       ? [`  ? ${v.promise.says}`, `      ${v.unchecked}`]
       : v.broken === undefined
         ? [`  ✓ ${v.promise.says}`]
-        : [`  ✗ ${v.promise.says}`, `      arrived instead: ${v.broken}`, `      look at: ${v.promise.look}`];
+        : [`  ✗ ${v.promise.says}`, `      arrived instead: ${v.broken}`, `      look at: ${v.look}`];
   lines.push(...checked.verdicts.filter((v) => !v.promise.extra).flatMap(line));
   const extras = checked.verdicts.filter((v) => v.promise.extra);
   if (extras.length > 0) {
@@ -136,11 +212,13 @@ export function report(exercise: Exercise, checked: Checked): string {
     lines.push(...extras.map((v) => `    ${v.unchecked ? '?' : v.broken === undefined ? '✓' : '·'} ${v.promise.says}`));
   }
   const kept = checked.lessonCount - checked.broken;
+  const seconds = (checked.ms / 1000).toFixed(1);
+  const typeNote = checked.typeErrors.length > 0 ? ', and tsc refuses the code' : '';
   lines.push(
     '',
-    checked.broken === 0
-      ? `All ${checked.lessonCount} promises kept, in ${(checked.ms / 1000).toFixed(1)} s. Compare with the reference: pnpm diff exercise-${exercise.number} ${exercise.number}`
-      : `${kept} of ${checked.lessonCount} promises kept, in ${(checked.ms / 1000).toFixed(1)} s: fix the ✗ lines above and run pnpm check ${exercise.number} again.`,
+    passes(checked)
+      ? `All ${checked.lessonCount} promises kept, in ${seconds} s. Compare with the reference: pnpm diff exercise-${exercise.number} ${exercise.number}`
+      : `${kept} of ${checked.lessonCount} promises kept${typeNote}, in ${seconds} s: fix the ✗ lines above and run pnpm check ${exercise.number} again.`,
   );
   return lines.join('\n');
 }

@@ -9,6 +9,7 @@ export const lesson: Lesson = {
   stage: 'step-08',
   // Batches held for a minute: the spans reach the receiver through the flush on Ctrl+C, or never.
   run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/healthz'] },
+  setup: `${TELEMETRY}: the provider, its BatchSpanProcessor({ exporter }) and the flush on exit`,
   promises: [
     {
       says: 'a span named `hello` for `GET /`, of kind internal (the app\'s own work, not the HTTP server\'s)',
@@ -30,6 +31,19 @@ export const lesson: Lesson = {
       },
     },
     {
+      says: "the `exception` event is the error itself, as `span.recordException` writes it: `exception.type`, `exception.message`, `exception.stacktrace`",
+      look: `${APP}: recordException, not addEvent('exception')`,
+      check: (run) => {
+        const fail = named(run, 'fail')[0];
+        if (!fail) return `no span named fail; ${arrived(run)}`;
+        const event = fail.events.find((e) => e.name === 'exception');
+        if (!event) return 'fail has no exception event';
+        const missing = ['exception.type', 'exception.message', 'exception.stacktrace'].filter((key) => !event.attributes[key]);
+        if (missing.length === 0) return undefined;
+        return `the exception event has no ${missing.join(', ')}: an event named exception by hand is not the error recorded`;
+      },
+    },
+    {
       says: 'each request is a trace of its own: `hello` and `fail` have no parent',
       look: APP,
       check: (run) => {
@@ -39,12 +53,21 @@ export const lesson: Lesson = {
       },
     },
     {
-      says: 'the spans name their service in the resource (`service.name`), not unknown_service',
+      says: 'the spans name their service in the resource: `service.name` is `step-08-manual`, as the chapter sets it',
       look: `${TELEMETRY}: the resource`,
       check: (run) => {
         const names = [...new Set(run.receiver.spans.map((s) => String(s.resource['service.name'])))];
         if (names.length === 0) return arrived(run);
-        return names.some((n) => n.startsWith('unknown_service')) ? `service.name is ${names.join(', ')}` : undefined;
+        return names.length === 1 && names[0] === 'step-08-manual' ? undefined : `service.name is ${names.join(', ')}`;
+      },
+    },
+    {
+      says: '`GET /healthz` makes no span (health checks would bury real traffic), while `GET /` does',
+      look: `${APP}: the healthz route`,
+      check: (run) => {
+        if (spansOfRequest(run, 0).length === 0) return `for GET /: ${arrived(run)}, so nothing shows that /healthz makes none`;
+        const made = spansOfRequest(run, 2);
+        return made.length === 0 ? undefined : `GET /healthz made ${made.map((s) => s.name).join(', ')}`;
       },
     },
     {
@@ -61,12 +84,6 @@ export const lesson: Lesson = {
       look: `${APP}: addEvent`,
       extra: true,
       check: (run) => (named(run, 'hello')[0]?.events.some((e) => e.name === 'greeting.built') ? undefined : 'no greeting.built event on hello'),
-    },
-    {
-      says: '`/healthz` makes no span',
-      look: APP,
-      extra: true,
-      check: (run) => (spansOfRequest(run, 2).length === 0 ? undefined : `GET /healthz made ${spansOfRequest(run, 2).map((s) => s.name).join(', ')}`),
     },
     {
       says: 'every span is also printed on the console',

@@ -1,6 +1,6 @@
 // What chapter 11 promises its code emits, one line each in the chapter's words: held by this
 // stage's test against the reference, and by `pnpm check 11` against a learner's exercise.
-import { arrived, spansOfRequest, SpanKind, type Lesson, type ReceivedSpan, type StageRun } from '@otel-steps/shared/harness';
+import { arrived, named, spansOfRequest, SpanKind, type Lesson, type ReceivedSpan, type StageRun } from '@otel-steps/shared/harness';
 
 const TELEMETRY = 'src/telemetry.ts, "What changed since step 8": the instrumentations';
 const server = (run: StageRun, index: number): ReceivedSpan | undefined => spansOfRequest(run, index).find((s) => s.kind === SpanKind.SERVER);
@@ -8,6 +8,7 @@ const server = (run: StageRun, index: number): ReceivedSpan | undefined => spans
 export const lesson: Lesson = {
   stage: 'step-11',
   run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/nope', '/healthz', '/?token=tok-CHECK-11&lang=en'] },
+  setup: `${TELEMETRY} and the provider, exporter and flush kept from step 8`,
   promises: [
     {
       says: 'a `server` span named `GET /` for `GET /`, from `@opentelemetry/instrumentation-http`',
@@ -47,6 +48,24 @@ export const lesson: Lesson = {
         if (!ok || !missing) return `no server span for ${!ok ? 'GET /' : 'GET /nope'}`;
         if (ok.attributes['http.route'] !== '/') return `GET /: http.route is ${ok.attributes['http.route']}`;
         return missing.attributes['http.route'] === undefined ? undefined : `GET /nope: http.route is ${missing.attributes['http.route']}`;
+      },
+    },
+    {
+      says: "`src/app.ts` is step 6's again: step 8's hand-made `hello` and `fail` spans are gone, the instrumentations make the spans now",
+      look: 'src/app.ts, "What changed since step 8": no tracer, no hand-written spans',
+      check: (run) => {
+        if (run.receiver.spans.length === 0) return arrived(run);
+        const left = ['hello', 'fail'].filter((name) => named(run, name).length > 0);
+        return left.length === 0 ? undefined : `step 8's ${left.join(' and ')} span${left.length > 1 ? 's' : ''} still arrive${left.length > 1 ? '' : 's'}`;
+      },
+    },
+    {
+      says: 'the spans name their service `step-11-contrib` in the resource (`service.name`), as the chapter renames it',
+      look: 'src/telemetry.ts, "What changed since step 8": the resource',
+      check: (run) => {
+        const names = [...new Set(run.receiver.spans.map((s) => String(s.resource['service.name'])))];
+        if (names.length === 0) return arrived(run);
+        return names.length === 1 && names[0] === 'step-11-contrib' ? undefined : `service.name is ${names.join(', ')}`;
       },
     },
     {

@@ -8,6 +8,7 @@ const server = (run: StageRun, index: number): ReceivedSpan | undefined => spans
 export const lesson: Lesson = {
   stage: 'step-14',
   run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/nope'] },
+  setup: START,
   promises: [
     {
       says: 'with no tracing code in the app, a `server` span for each request, from the auto-instrumentations',

@@ -13,6 +13,7 @@ export const lesson: Lesson = {
   stage: 'step-18',
   // Readings held for a minute: the metrics arrive through the last reading, sent on Ctrl+C, or never.
   run: { env: { OTEL_METRIC_EXPORT_INTERVAL: '60000' }, requests: ['/', '/error', '/nope', '/'] },
+  setup: `${TELEMETRY}, its PeriodicExportingMetricReader and the flush on exit`,
   promises: [
     {
       says: 'the request histogram `http.server.request.duration` (s) arrives, with `http.route` on its points, sent on Ctrl+C at the latest',
@@ -30,8 +31,26 @@ export const lesson: Lesson = {
       check: (run) => {
         const found = metric(run, 'app.greetings');
         if (found.length === 0) return names(run);
-        const value = Math.max(...found.flatMap((m) => m.dataPoints.map((p) => p.value ?? 0)));
+        // The last reading of each series, summed: cumulative, so the last one holds the count.
+        const series = new Map(found.flatMap((m) => m.dataPoints.map((p) => [JSON.stringify(p.attributes), p.value ?? 0] as const)));
+        const value = [...series.values()].reduce((a, b) => a + b, 0);
         return found[0]!.type === 'sum' && value === 2 ? undefined : `a ${found[0]!.type} whose value is ${value}`;
+      },
+    },
+    {
+      says: '`app.greetings` is one time series: no attribute on it that changes with each request (its cardinality stays 1, whatever the traffic)',
+      look: 'src/app.ts, the counter\'s add(), and "Cardinality: why GET /nope has no http.route"',
+      check: (run) => {
+        const found = metric(run, 'app.greetings');
+        if (found.length === 0) return names(run);
+        const sets = [...new Set(found.flatMap((m) => m.dataPoints.map((p) => JSON.stringify(p.attributes))))];
+        if (sets.length <= 1) return undefined;
+        const keys = [...new Set(sets.flatMap((set) => Object.keys(JSON.parse(set) as object)))];
+        return (
+          `app.greetings has ${sets.length} series for ${run.paths.filter((p) => p === '/').length} requests (attributes ${keys.join(', ')}): ` +
+          'an attribute that changes per request makes a series per request, an unbounded cardinality the metrics backend stores and pays for; ' +
+          'it belongs on the span'
+        );
       },
     },
     {

@@ -13,6 +13,7 @@ export const lesson: Lesson = {
   stage: 'step-19',
   // Batches held for a minute: the records arrive through the flush on Ctrl+C, or never.
   run: { env: { OTEL_BLRP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error'] },
+  setup: `${TELEMETRY}, and the flush on exit`,
   promises: [
     {
       says: "Fastify's log lines arrive as OTLP log records: `incoming request` and `request completed` for each request",

@@ -15,6 +15,7 @@ const services = (spans: ReceivedSpan[]): string[] => [...new Set(spans.map(serv
 export const lesson: Lesson = {
   stage: 'step-20',
   run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: [{ path: '/', headers: { 'x-user-tier': 'pro' } }, '/error'] },
+  setup: 'src/telemetry.ts of each service: the provider, its exporter and the flush on exit',
   promises: [
     {
       says: '`GET /` is one trace across three services, each with its own `service.name`',
