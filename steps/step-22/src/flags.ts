@@ -5,7 +5,7 @@
 // (offlineFlagSourcePath), but it polls the file every 5 s; the provider below polls every 100 ms,
 // so that a change takes effect well within a second, and keeps the last good flags when a change
 // is not a valid flag file.
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlagdCore } from '@openfeature/flagd-core';
@@ -28,6 +28,7 @@ export type Flag = (typeof FLAGS)[number];
 // FLAGS_FILE, relative to the stage's folder (where pnpm runs its start script), or the stage's own flags.json.
 const FLAGS_FILE = resolve(process.env.FLAGS_FILE || fileURLToPath(new URL('../flags.json', import.meta.url)));
 const POLL_MS = 100;
+const MAX_BYTES = 1_000_000;
 
 /** flagd's evaluation engine on a file: what the file says, re-read whenever it changes. */
 class FlagFileProvider implements Provider {
@@ -61,6 +62,9 @@ class FlagFileProvider implements Provider {
   private load(again = false): void {
     let text: string;
     try {
+      // A flag file is a few kilobytes: a huge one would stall every service while it is parsed.
+      const { size } = statSync(this.file);
+      if (size > MAX_BYTES) return this.refuse(`is ${size} bytes, more than a flag file needs (${MAX_BYTES} at most)`, `(size ${size})`);
       text = readFileSync(this.file, 'utf8');
     } catch (err) {
       return this.refuse(`cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, `(unreadable: ${String(err)})`);
@@ -69,10 +73,16 @@ class FlagFileProvider implements Provider {
     let changed: string[];
     try {
       // JSON's own message first (where a brace is missing, say): flagd's says only that the file is invalid.
-      JSON.parse(text);
-      changed = this.core.setConfigurations(text);
+      const parsed = JSON.parse(text) as { flags?: Record<string, { variants?: Record<string, unknown> } | null> };
+      // Every fault is on or off: a variant that is not true or false would switch it off unseen.
+      const wrong = Object.entries(parsed.flags ?? {}).filter(([, flag]) => Object.values(flag?.variants ?? {}).some((v) => typeof v !== 'boolean'));
+      if (wrong.length > 0) throw new Error(`the variants of ${wrong.map(([key]) => key).join(', ')} must be true or false`);
+      // Tried on an engine of its own first: the live one keeps the last good flags if this fails.
+      const trial = new FlagdCore();
+      trial.setConfigurations(text);
       // A file that parses but holds no flags is a mistake too (a wrong top-level key, say).
-      if (this.core.getFlags().size === 0) throw new Error('it holds no flags');
+      if (trial.getFlags().size === 0) throw new Error('it holds no flags');
+      changed = this.core.setConfigurations(text);
     } catch (err) {
       if (!again) return void setTimeout(() => this.load(true), 50).unref();
       return this.refuse(`is not a valid flag file (${oneLine(err)})`, text);

@@ -33,6 +33,7 @@ async function until<T>(value: () => T, done: (v: T) => boolean, what: string, m
 }
 // A flag file saved half-way.
 const MALFORMED = '{ "flags": { "tier-errors": ';
+const NOT_BOOLEAN = JSON.stringify({ flags: { 'tier-errors': { state: 'ENABLED', variants: { on: 'yes', off: 'no' }, defaultVariant: 'on' } } });
 const now = (): bigint => BigInt(Date.now()) * 1_000_000n;
 const service = (x: { resource: Record<string, unknown> }): string => String(x.resource['service.name']);
 
@@ -54,6 +55,7 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   const phases: Record<string, Phase> = {};
   let switchedInMs = Number.NaN;
   let afterMalformed: { statuses: number[]; lines: string[] } = { statuses: [], lines: [] };
+  const afterUnusable: number[] = [];
   const paths = ['/', '/error', '/nope', '/healthz'];
   const sentAt: bigint[] = [];
 
@@ -121,6 +123,13 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     await until(refusals, (n) => n === 3, 'services that refused the malformed file');
     const statuses = (await sequential(3, get(gold))).map((a) => a.status);
     afterMalformed = { statuses, lines: stage.output().slice(lines).split('\n').filter((l) => l.includes('flags:')) };
+    // Valid JSON that is no good as flags: none at all, then a fault whose variant is not a boolean.
+    for (const [bad, why] of [['{"flags":{}}', 'it holds no flags'], [NOT_BOOLEAN, 'must be true or false']] as const) {
+      const before = stage.output().length;
+      writeFileSync(FLAGS_FILE, bad);
+      await until(() => stage.output().slice(before).split('\n').filter((l) => l.includes(why)).length, (n) => n === 3, `services that refused: ${why}`);
+      afterUnusable.push(...(await sequential(2, get(gold))).map((a) => a.status));
+    }
 
     await phase('slow-words', ['slow-words'], () => times(30, get()));
     // Two readings after the requests: the second was taken after the last of them.
@@ -174,6 +183,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
 
   it('a malformed flag file: one clear line from each service, the last good flags kept, still serving', () => {
     expect(afterMalformed.statuses).toEqual([500, 500, 500]);
+    // No flags, or a fault that is not on or off: refused too, tier-errors still on.
+    expect(afterUnusable).toEqual([500, 500, 500, 500]);
     let why = '';
     try {
       JSON.parse(MALFORMED);
