@@ -6,20 +6,26 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { buildStack, type Binaries } from './build.ts';
 import { defaultLog, tail, track, type Log } from './processes.ts';
 import { collectorConfigArgs, nativeEnv } from './configs.ts';
 import { STACK_PORTS, URLS, waitForUrls, ZIPKIN_LOGS_URL } from './urls.ts';
-import { FILES, victoriaLogsFlags } from './versions.ts';
+import { COLLECTOR_DIR, FILES, victoriaLogsFlags } from './versions.ts';
 import type { OtlpReceiver } from '../otlp/receiver.ts';
 import { startZipkinBridge } from './zipkin-bridge.ts';
 
 /** Every port the native stack listens on, checked before it starts. */
 
-/** prometheus.yaml with every scrape target's host replaced by 127.0.0.1. */
-export function nativePrometheusConfig(compose: string): string {
-  return compose.replace(/(["'])[A-Za-z0-9_.-]+:(\d+)\1/g, (_match, quote: string, port: string) => `${quote}127.0.0.1:${port}${quote}`);
+/**
+ * prometheus.yaml with every scrape target's host replaced by 127.0.0.1, and each of its rule_files
+ * (named relative to prometheus.yaml, in `dir`) by its absolute path: the copy lives in the run directory.
+ */
+export function nativePrometheusConfig(compose: string, dir = COLLECTOR_DIR): string {
+  const local = compose.replace(/(["'])[A-Za-z0-9_.-]+:(\d+)\1/g, (_match, quote: string, port: string) => `${quote}127.0.0.1:${port}${quote}`);
+  return local.replace(/^rule_files:\n(?:[ \t]*(?:-[^\n]*|#[^\n]*)?\n)*/m, (block) =>
+    block.replace(/^([ \t]*-[ \t]+)(["']?)([^"'\s#]+)\2/gm, (_item, dash: string, quote: string, file: string) => `${dash}${quote}${resolve(dir, file)}${quote}`),
+  );
 }
 
 /** The processes of the native stack, in start order. */
