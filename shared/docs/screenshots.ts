@@ -14,6 +14,16 @@ export const SCREENSHOTS = {
   prometheusGraph: 'prometheus-graph.png',
   zipkinBrowserTrace: 'zipkin-browser-trace.png',
 } as const;
+/**
+ * Pictures an end-to-end test writes on its way, not `pnpm screenshots`: Prometheus's Alerts page
+ * with an alert firing (shared/e2e/alerts.e2e.test.ts; SCREENSHOTS_OUT=shared/docs/screenshots
+ * writes the committed one).
+ */
+export const ALERT_SCREENSHOTS = {
+  prometheusAlerts: 'prometheus-alerts.png',
+} as const;
+/** Every picture a chapter may show from shared/docs/screenshots/. */
+export const ALL_SCREENSHOTS = { ...SCREENSHOTS, ...ALERT_SCREENSHOTS } as const;
 
 /** Every image a chapter shows from shared/docs/screenshots/: the chapter (relative to the repository) and the file name. */
 export function chapterScreenshots(): Array<{ chapter: string; image: string }> {

@@ -23,9 +23,8 @@ import { startZipkinBridge } from './zipkin-bridge.ts';
  */
 export function nativePrometheusConfig(compose: string, dir = COLLECTOR_DIR): string {
   const local = compose.replace(/(["'])[A-Za-z0-9_.-]+:(\d+)\1/g, (_match, quote: string, port: string) => `${quote}127.0.0.1:${port}${quote}`);
-  return local.replace(/^rule_files:\n(?:[ \t]*(?:-[^\n]*|#[^\n]*)?\n)*/m, (block) =>
-    block.replace(/^([ \t]*-[ \t]+)(["']?)([^"'\s#]+)\2/gm, (_item, dash: string, quote: string, file: string) => `${dash}${quote}${resolve(dir, file)}${quote}`),
-  );
+  const absolute = (_item: string, dash: string, quote: string, file: string): string => `${dash}${quote}${resolve(dir, file)}${quote}`;
+  return local.replace(/^rule_files:\n(?:[ \t]*(?:-[^\n]*|#[^\n]*)?\n)*/m, (block) => block.replace(/^([ \t]*-[ \t]+)(["']?)([^"'\s#]+)\2/gm, absolute));
 }
 
 /** The processes of the native stack, in start order. */
