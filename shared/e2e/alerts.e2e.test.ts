@@ -129,10 +129,11 @@ describe('alerts: a fault in step 22 fires its alert in Prometheus, and resolves
  */
 async function alertsPage(outDir: string): Promise<{ text: string; firing: string[] }> {
   mkdirSync(outDir, { recursive: true });
-  const classic = (await fetch(`${URLS.prometheus}/classic/alerts`)).ok;
+  // The classic page is rendered on the server: its text is in the answer (Prometheus 3 answers its own app, or 404).
+  const classic = (await (await fetch(`${URLS.prometheus}/classic/alerts`)).text()).includes('Show annotations');
   const browser = await launchChromium();
   try {
-    const page = await (await browser.newContext({ viewport: { width: 1200, height: 800 } })).newPage();
+    const page = await (await browser.newContext({ viewport: { width: 1200, height: 1000 } })).newPage();
     if (classic) {
       await page.goto(`${URLS.prometheus}/classic/alerts`);
       await page.getByText('Inactive (', { exact: false }).click();
@@ -140,8 +141,8 @@ async function alertsPage(outDir: string): Promise<{ text: string; firing: strin
       await page.locator('b', { hasText: ALERT }).first().click();
       const row = page.locator('tr', { hasText: 'service_name="step-22-words"' }).first();
       await row.waitFor({ timeout: 10_000 });
-      // The rule's name at the top, its firing services below it.
-      await page.locator('b', { hasText: ALERT }).first().evaluate((el) => el.scrollIntoView({ block: 'start' }));
+      // The rule's name near the top, its firing services below it (other rules firing above it are scrolled past).
+      await page.locator('b', { hasText: ALERT }).first().evaluate((el) => el.getBoundingClientRect().top > 300 && el.scrollIntoView({ block: 'start' }));
     } else {
       await page.goto(`${URLS.prometheus}/alerts`);
       await page.getByText(ALERT).first().click();
@@ -150,7 +151,8 @@ async function alertsPage(outDir: string): Promise<{ text: string; firing: strin
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(outDir, ALERT_SCREENSHOTS.prometheusAlerts) });
     const rows = await page.locator('tr').allInnerTexts();
-    return { text: await page.locator('body').innerText(), firing: rows.filter((row) => /firing/i.test(row) && row.includes(ALERT)) };
+    // One row per alert, its labels first (the rule's own row holds them all, in a table of its own).
+    return { text: await page.locator('body').innerText(), firing: rows.filter((row) => /^\s*alertname=/.test(row) && /firing/i.test(row) && row.includes(ALERT)) };
   } finally {
     await browser.close();
   }
