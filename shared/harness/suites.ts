@@ -262,7 +262,9 @@ export function describeMetrics(stageName: string, { service, logs = false }: { 
     });
 
     // One run for both signals: each has its own variable, and turning both off must keep the traces.
-    const off = logs ? 'OTEL_METRICS_EXPORTER=none and OTEL_LOGS_EXPORTER=none send no metrics and no log records' : 'OTEL_METRICS_EXPORTER=none sends no metrics';
+    const off = logs
+      ? 'OTEL_METRICS_EXPORTER=none and OTEL_LOGS_EXPORTER=none send no metrics and no log records'
+      : 'OTEL_METRICS_EXPORTER=none sends no metrics';
     const kept = logs ? "keep the traces and the console's log lines" : 'keeps the traces';
     it(`${off}, and ${kept}; OTEL_METRICS_EXPORTER=console prints the metrics`, async ({ expect }) => {
       // The two boots at once: each is a run of its own.
@@ -334,12 +336,14 @@ export function describeOneTraceAcrossServices(stageName: string, { alongside: b
     it('answers through all three, 500 for the failure at the bottom, and exits 0 on Ctrl+C', ({ expect }) => {
       expect(run.statuses).toEqual([200, 500, 404, 200, 200]);
       expect(run.exit.code).toBe(0);
-      expect(run.exit.output).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+ \(gateway; greeter on http:\/\/127\.0\.0\.1:\d+, words on http:\/\/127\.0\.0\.1:\d+\)$/m);
+      const address = String.raw`http:\/\/127\.0\.0\.1:\d+`;
+      expect(run.exit.output).toMatch(new RegExp(`^listening on ${address} \\(gateway; greeter on ${address}, words on ${address}\\)$`, 'm'));
     });
 
     it('GET / is one trace with a server span in each of the three services', ({ expect }) => {
       const trace = traceOf('/');
-      expect(serverSpans(trace).map((s) => `${service(s)}: ${s.name}`).sort()).toEqual([`${GATEWAY}: GET /`, `${GREETER}: GET /greeting`, `${WORDS}: GET /word`]);
+      const named = serverSpans(trace).map((s) => `${service(s)}: ${s.name}`).sort();
+      expect(named).toEqual([`${GATEWAY}: GET /`, `${GREETER}: GET /greeting`, `${WORDS}: GET /word`]);
       expect(new Set(trace.map(service))).toEqual(new Set(SERVICES));
     });
 
@@ -390,12 +394,17 @@ export function describeOneTraceAcrossServices(stageName: string, { alongside: b
   });
 }
 
+interface CannotStartOptions {
+  /** More ways a service cannot start, each booted at once with the others: an environment, and what the stage must say of it. */
+  refusals?: Array<{ env: Record<string, string>; says: string }>;
+}
+
 /**
  * Step 20's failure to start: when one service cannot (its port taken, or what `refusals` adds:
  * an environment and what the stage must say of it), the other two are stopped, and the stage
  * says which one failed and why. Each boot at once, none left running.
  */
-export function describeServiceCannotStart(stageName: string, { refusals = [] }: { refusals?: Array<{ env: Record<string, string>; says: string }> } = {}): void {
+export function describeServiceCannotStart(stageName: string, { refusals = [] }: CannotStartOptions = {}): void {
   const also = refusals.length ? `, or ${refusals.map((r) => Object.keys(r.env).join(', ')).join(', ')} refused` : '';
   describe(`${stageName}: a service that cannot start`, () => {
     it(`stops the other two and says which one failed and why: a port taken${also}`, async ({ expect }) => {
