@@ -412,6 +412,8 @@ export function describeServiceCannotStart(stageName: string, { refusals = [] }:
       const squatter = createServer().listen(0, '127.0.0.1');
       await new Promise((resolve) => squatter.once('listening', resolve));
       const { port } = squatter.address() as { port: number };
+      // Services that ran before this test (another suite's, in this worker) are not this test's to find.
+      const before = new Set(await serverPids(process.pid));
       try {
         const cases = [{ env: { PORT: String(port) }, says: `port ${port} is already in use` }, ...refusals];
         const started = cases.map(({ env }) => startStage(stageName, { env, startTimeoutMs: 20_000 }));
@@ -421,7 +423,7 @@ export function describeServiceCannotStart(stageName: string, { refusals = [] }:
           await expect(started[i]).rejects.toThrow(`${stageName}: gateway stopped (exit code 1), so the other services were stopped too`);
         }
         // No service is left running: the harness would have found it under the test process.
-        expect(await serverPids(process.pid)).toEqual([]);
+        expect((await serverPids(process.pid)).filter((pid) => !before.has(pid))).toEqual([]);
       } finally {
         squatter.close();
       }
