@@ -80,9 +80,8 @@ function learnersOwn(label: string, telemetry: string): Exercise {
 }
 
 // One exercise at a time: fourteen boots side by side (three services each from step 20 on, and
-// Chromium for 21) starve a 2-core machine until a stage misses its 20 s to exit on Ctrl+C. Its
-// two checks side by side: two boots and two compilers, which mostly wait on each other.
-describe.each(exercisable().map((s) => s.slice('step-'.length)))('exercise %s', { concurrent: true }, (number) => {
+// Chromium for 21) starve a 2-core machine until a stage misses its 20 s to exit on Ctrl+C.
+describe.each(exercisable().map((s) => s.slice('step-'.length)))('exercise %s', (number) => {
   it('the untouched starting copy breaks every promise of the chapter, each with its ✗ line', async () => {
     const exercise = fresh(number, 'untouched');
     const checked = await checkExercise(exercise);
