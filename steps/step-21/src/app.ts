@@ -19,9 +19,10 @@ const meter = metrics.getMeter('otel-steps-app');
 const greetings = meter.createCounter('app.greetings', { description: 'Greetings served by GET /', unit: '{greeting}' });
 
 // How long a client has to send its whole request, body included, before Node answers 408 and
-// closes the connection: 10 s, room for the slowest network, where these routes take no body and a
-// request is a few hundred bytes. Fastify's default, 0, is no limit: a POST whose body never ends
-// holds its connection for good, and a few hundred of those leave none for anyone else.
+// closes the connection: 10 s, room for the slowest network, where a request is a few hundred
+// bytes, or the page's batch of spans (64 KiB at most, src/browser.ts). Fastify's default, 0, is
+// no limit: a POST whose body never ends holds its connection for good, and a few hundred of
+// those leave none for anyone else.
 // REQUEST_TIMEOUT_MS changes it (the tests use 1 s, rather than wait 10).
 const REQUEST_TIMEOUT_MS = Number(process.env.REQUEST_TIMEOUT_MS || 10_000);
 if (!Number.isSafeInteger(REQUEST_TIMEOUT_MS) || REQUEST_TIMEOUT_MS < 1) {
