@@ -250,7 +250,8 @@ export async function lookAtTheStages(traces: { manualFail: string; contribHello
     await page.getByText('step-11-contrib: handler - hello').first().waitFor({ timeout: 15_000 });
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(outDir, SCREENSHOTS.zipkinContribTrace) });
-    const contribTrace = await spanRows(page, 'step-11-contrib');
+    // The first row is the page's heading, the root span's name.
+    const contribTrace = (await spanRows(page, 'step-11-contrib')).slice(1);
 
     // Step 14: the service's traces, one `get` span each.
     await page.goto(`${URLS.zipkin}/zipkin/?serviceName=step-14-zero-code&lookback=15m&limit=10`);
