@@ -129,7 +129,8 @@ export async function step19Traffic(): Promise<string> {
     for (const path of ['/', '/', '/', '/error']) await stage.get(path);
     // A series' first sample has no rate, so a graph of these alone stays empty: a second round,
     // once Prometheus holds the first, gives the p95 lines the chapter describes.
-    await eventually('the first requests\' span metrics in Prometheus', async () => ((await promQuery(SERIES_OF_STEP_19)).length > 0 ? true : undefined), 30_000);
+    const scraped = async (): Promise<true | undefined> => ((await promQuery(SERIES_OF_STEP_19)).length > 0 ? true : undefined);
+    await eventually("the first requests' span metrics in Prometheus", scraped, 30_000);
     for (const path of ['/', '/error']) await stage.get(path);
   } finally {
     await stage.stop('SIGINT');

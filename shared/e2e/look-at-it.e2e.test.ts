@@ -10,7 +10,9 @@ import { REPO_ROOT } from '../repo.ts';
 import { URLS } from '../stack/urls.ts';
 import { chapterScreenshots, SCREENSHOTS } from '../docs/screenshots.ts';
 import { eventually } from '../backends/index.ts';
-import { lookAtIt, lookAtTheBrowserTrace, lookAtTheStages, stagesTraffic, step19Traffic, step21Traffic, type LookedAt, type StagesLookedAt } from '../docs/look-at-it.ts';
+import {
+  lookAtIt, lookAtTheBrowserTrace, lookAtTheStages, stagesTraffic, step19Traffic, step21Traffic, type LookedAt, type StagesLookedAt,
+} from '../docs/look-at-it.ts';
 
 describe('look at it, in Chromium: from a trace in Zipkin to its logs, and a chapter query in Prometheus', () => {
   const out = mkdtempSync(join(tmpdir(), 'otel-steps-screenshots-'));
@@ -74,7 +76,8 @@ describe('look at it, in Chromium: from a trace in Zipkin to its logs, and a cha
     expect(stages.manualTraceId).toBe(stageTraces.manualFail);
     const [name, attributes] = stages.manualException.split('|');
     expect(name).toBe('exception');
-    expect(JSON.parse(attributes!)).toMatchObject({ 'exception.type': 'Error', 'exception.message': expect.any(String), 'exception.stacktrace': expect.stringMatching(/^Error: /) });
+    const exception = { 'exception.type': 'Error', 'exception.message': expect.any(String), 'exception.stacktrace': expect.stringMatching(/^Error: /) };
+    expect(JSON.parse(attributes!)).toMatchObject(exception);
   });
 
   it("step 11: Zipkin shows GET / as three levels, server span, request, handler", () => {
