@@ -1,11 +1,11 @@
 // Runs what the chapters tell a learner to run, where no stack is needed: every stage's start
 // command and the curl commands next to it, the diffs, and the console output a chapter shows.
 // What needs the collector and backends runs in shared/e2e/docs.e2e.test.ts.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage } from '../harness/index.ts';
+import { alongside, startOtlpReceiver, startStage, type OtlpReceiver, type RunningStage } from '../harness/index.ts';
 import { REPO_ROOT } from '../repo.ts';
 import { STACK_PORTS } from '../stack/urls.ts';
 import { chapterFiles, loadWorkspace } from './check-chapters.ts';
@@ -29,9 +29,13 @@ function expectStageScript(runner: ReturnType<typeof runnerOf>): void {
   expect([...workspace.stages.get(runner.stage)!.scripts], `${runner.stage} has no script ${runner.script}`).toContain(runner.script);
 }
 
-function sh(command: string): { status: number | null; stdout: string; stderr: string } {
-  const run = spawnSync('sh', ['-c', command], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+/** Runs `command` in a shell, without blocking: the chapters' stages and other commands run meanwhile. */
+function sh(command: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) =>
+    execFile('sh', ['-c', command], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 30_000 }, (err, stdout, stderr) =>
+      resolve({ status: err ? (typeof err.code === 'number' ? err.code : null) : 0, stdout, stderr }),
+    ),
+  );
 }
 
 /** `lines` appear in `output` in this order, other lines in between allowed. */
@@ -89,8 +93,9 @@ describe('every command in a chapter is run by some test', () => {
 describe('offline commands run and print what their comment says', () => {
   // Each distinct command once, under the first place a chapter gives it.
   const offline = shell.filter((s, i) => runnerOf(s.text).kind === 'offline' && shell.findIndex((o) => o.text === s.text) === i);
-  it.each(offline.map((s) => [where(s), s] as const))('%s', (_name, snippet) => {
-    const run = sh(snippet.text);
+  // Side by side: each waits on a process of its own.
+  it.concurrent.each(offline.map((s) => [where(s), s] as const))('%s', async (_name, snippet) => {
+    const run = await sh(snippet.text);
     expect(run.status, run.stderr).toBe(0);
     if (/prints nothing/.test(snippet.comment)) expect(run.stdout).toBe('');
     else expect(run.stdout.trim()).not.toBe('');
@@ -109,7 +114,8 @@ for (const chapter of parsed.filter((p) => p.shell.some((s) => runnerOf(s.text).
   const curls = chapter.shell.filter((s) => runnerOf(s.text).kind === 'stage-curl');
   const file = starts[0]!.s.file;
 
-  describe(`${file}: run it, test it`, () => {
+  // Alongside the other chapters' stages: each suite mostly waits on the stage it booted.
+  alongside(`${file}: run it, test it`, () => {
     let receiver: OtlpReceiver;
     let stage: RunningStage;
     let port: string;
@@ -126,8 +132,8 @@ for (const chapter of parsed.filter((p) => p.shell.some((s) => runnerOf(s.text).
       await receiver?.close();
     });
 
-    it.each(curls.map((s) => [where(s), s] as const))('%s', (_name, snippet) => {
-      const run = sh(onPort(snippet.text, port));
+    it.each(curls.map((s) => [where(s), s] as const))('%s', async (_name, snippet) => {
+      const run = await sh(onPort(snippet.text, port));
       expect(run.status, run.stderr).toBe(0);
       expect(run.stdout).not.toBe('');
     });

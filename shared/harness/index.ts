@@ -11,3 +11,6 @@ export { describeOutsideConventions, inConventions, itNamesWhatIsOutsideConventi
 export { arrived, itKeepsItsPromises, named, runLesson, spansOfRequest, verdicts } from './promises.ts';
 export type { Lesson, Promised, Verdict } from './promises.ts';
 export { clickInChromium } from './browser.ts';
+export { alongside, describeHttpSpans, describeMetrics, describeStrangerAndHangup } from './suites.ts';
+export { describeOneTraceAcrossServices, describeServiceCannotStart } from './suites.ts';
+export type { OwnTests } from './suites.ts';

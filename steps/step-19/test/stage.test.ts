@@ -1,350 +1,118 @@
-// Boots step-19 with its real start script and checks the spans, metrics and logs that arrive over OTLP.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+// Boots step-19 with its real start script and checks the spans, metrics and logs that arrive over
+// OTLP: step 11's and step 18's suites, kept (shared/harness/suites.ts), and its logs, which share
+// the boot of step 11's suites.
+import { describe, expect, it } from 'vitest';
 import {
-  itKeepsItsPromises,
   APP_NAMESPACE,
   describeEnvironmentConventions,
-  itMatchesTelemetrySnapshot,
-  itNamesWhatIsOutsideConventions,
+  describeHttpSpans,
+  describeMetrics,
+  describeStrangerAndHangup,
+  itKeepsItsPromises,
   outsideConventions,
-  runStage,
   SpanKind,
   StatusCode,
-  type OtlpReceiver,
-  type ReceivedMetric,
   type ReceivedSpan,
-  type StageExit,
   type StageRun,
 } from '@otel-steps/shared/harness';
 import { lesson } from './promises.ts';
 
 const SERVICE_NAME = 'step-19-logs';
-const SECRET_TOKEN = 'Bearer s3cret-token-that-must-not-leak';
-const SECRET_COOKIE = 'session=c00kie-that-must-not-leak';
-// A caller's trace context: the server span must join this trace, under this parent.
-const CALLER_TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
-const CALLER_SPAN_ID = '00f067aa0ba902b7';
 
-describe('step-19: library instrumentation', () => {
-  let run: StageRun;
-  let receiver: OtlpReceiver;
-  let exit: StageExit;
-  let statuses: number[];
-  const server = (route: string): ReceivedSpan[] =>
-    receiver.spans.filter((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === route);
-  const children = (parent: ReceivedSpan): ReceivedSpan[] => run.children(parent);
+describeHttpSpans('step-19', {
+  service: SERVICE_NAME,
+  own: (ran: () => StageRun) => {
+    // Every line Fastify's logger writes during a request is tied to that request's trace.
+    describe('logs', () => {
+      const serverSpan = (route: string | undefined, status: number): ReceivedSpan =>
+        ran().receiver.spans.find((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === route && s.attributes['http.response.status_code'] === status)!;
+      const logsOf = (span: ReceivedSpan) => ran().receiver.logs.filter((l) => l.traceId === span.traceId);
 
-  beforeAll(async () => {
-    const headers = { 'user-agent': 'otel-steps-test', 'x-request-id': 'req-42', authorization: SECRET_TOKEN, cookie: SECRET_COOKIE };
-    // Batches held for a minute: every span reaches the receiver through the flush on Ctrl+C.
-    run = await runStage('step-19', {
-      env: { OTEL_BSP_SCHEDULE_DELAY: '60000' },
-      requests: [
-        { path: '/', headers },
-        { path: '/error', headers },
-        '/nope',
-        { path: '/healthz', headers },
-        { path: '/', headers: { traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01` } },
-      ],
-    });
-    ({ receiver, exit, statuses } = run);
-  });
-
-  afterAll(async () => {
-    await run?.close();
-  });
-
-  it('still serves after the error, and loses no span on Ctrl+C', () => {
-    expect(statuses).toEqual([200, 500, 404, 200, 200]);
-    expect(exit.code).toBe(0);
-    // One server span per traced request: /healthz is left out on purpose.
-    expect(receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(4);
-  });
-
-  it('prints each span on the console as it ends: the handler first, the server span last', () => {
-    const printed = [...exit.output.matchAll(/^  name: '([^']+)',$/gm)].map((m) => m[1]);
-    expect(printed.slice(0, 3)).toEqual(['handler - hello', 'request', 'GET /']);
-  });
-
-  it('names the service in the resource', () => {
-    for (const span of receiver.spans) expect(span.resource['service.name']).toBe(SERVICE_NAME);
-  });
-
-  it('exports an HTTP server span "GET /" with the stable HTTP attributes', () => {
-    const span = server('/')[0]!;
-    expect(span.name).toBe('GET /');
-    expect(span.parentSpanId).toBe('');
-    expect(span.scope.name).toBe('@opentelemetry/instrumentation-http');
-    expect(span.attributes).toMatchObject({ 'http.request.method': 'GET', 'http.route': '/', 'http.response.status_code': 200 });
-    expect(span.status.code).toBe(StatusCode.UNSET);
-  });
-
-  it('nests the Fastify spans under it, in the same trace: request, then the named handler', () => {
-    const root = server('/')[0]!;
-    const [request] = children(root);
-    expect(request).toMatchObject({ name: 'request', traceId: root.traceId, scope: { name: '@fastify/otel' } });
-    const [handler] = children(request!);
-    expect(handler).toMatchObject({ name: 'handler - hello', traceId: root.traceId, kind: SpanKind.INTERNAL });
-  });
-
-  it('flags /error as an error at every level, with the exception on the handler span', () => {
-    const root = server('/error')[0]!;
-    expect(root.name).toBe('GET /error');
-    expect(root.attributes['http.response.status_code']).toBe(500);
-    expect(root.status.code).toBe(StatusCode.ERROR);
-    const request = children(root)[0]!;
-    expect(request.status.code).toBe(StatusCode.ERROR);
-    const handler = children(request)[0]!;
-    expect(handler.name).toBe('handler - fail');
-    expect(handler.status).toEqual({ code: StatusCode.ERROR, message: 'Something went wrong on purpose' });
-    expect(handler.events.find((e) => e.name === 'exception')?.attributes['exception.message']).toBe('Something went wrong on purpose');
-  });
-
-  it('captures the allowlisted headers as attributes', () => {
-    const span = server('/')[0]!;
-    expect(span.attributes['http.request.header.user-agent']).toEqual(['otel-steps-test']);
-    expect(span.attributes['http.request.header.x-request-id']).toEqual(['req-42']);
-  });
-
-  it('never lets Authorization or Cookie leave the process, neither to OTLP nor to the console', () => {
-    expect(run.leaked(['s3cret-token', 'c00kie'])).toEqual([]);
-    for (const span of receiver.spans) {
-      expect(Object.keys(span.attributes).filter((k) => /authorization|cookie/i.test(k))).toEqual([]);
-    }
-  });
-
-  it('continues the caller\'s trace when a traceparent header arrives', () => {
-    const joined = receiver.spans.find((s) => s.kind === SpanKind.SERVER && s.traceId === CALLER_TRACE_ID);
-    expect(joined?.parentSpanId).toBe(CALLER_SPAN_ID);
-  });
-
-  it('prints the spans to the console as well', () => {
-    expect(exit.output).toMatch(/name: 'GET \/'/);
-    expect(exit.output).toMatch(/name: 'handler - hello'/);
-  });
-
-  // Every line Fastify's logger writes during a request is tied to that request's trace.
-  describe('logs', () => {
-    const serverSpan = (route: string | undefined, status: number): ReceivedSpan =>
-      run.receiver.spans.find((s) => s.kind === SpanKind.SERVER && s.attributes['http.route'] === route && s.attributes['http.response.status_code'] === status)!;
-    const logsOf = (span: ReceivedSpan) => run.receiver.logs.filter((l) => l.traceId === span.traceId);
-
-    it('sends each request\'s log lines as OTLP log records in its trace: arrival and completion', () => {
-      const records = logsOf(serverSpan('/', 200));
-      expect(records.map((l) => [l.severityText, l.body])).toEqual([['info', 'incoming request'], ['info', 'request completed']]);
-      for (const record of records) {
-        expect(record.scope.name).toBe('@opentelemetry/instrumentation-pino');
-        expect(record.resource['service.name']).toBe(SERVICE_NAME);
-        expect(run.receiver.spans.find((s) => s.spanId === record.spanId)?.traceId).toBe(record.traceId);
-      }
-    });
-
-    it('writes one ERROR record for /error, in the failing span, with the exception attributes', () => {
-      const root = serverSpan('/error', 500);
-      const errors = run.receiver.logs.filter((l) => l.severityText === 'error');
-      expect(errors).toHaveLength(1);
-      const [error] = errors;
-      expect(error!.traceId).toBe(root.traceId);
-      // The span Fastify logged from: its request span, which is the one marked as failed.
-      const span = run.receiver.spans.find((s) => s.spanId === error!.spanId)!;
-      expect(span).toMatchObject({ name: 'request', status: { code: StatusCode.ERROR } });
-      expect(error).toMatchObject({ severityNumber: 17, body: 'Something went wrong on purpose' });
-      expect(error!.attributes).toMatchObject({ 'exception.type': 'Error', 'exception.message': 'Something went wrong on purpose' });
-      expect(String(error!.attributes['exception.stacktrace'])).toMatch(/^Error: Something went wrong on purpose\n\s+at /);
-    });
-
-    it('writes nothing for /healthz, and every record written during a request is in a request\'s trace', () => {
-      const requestLogs = run.receiver.logs.filter((l) => l.traceId !== '');
-      const arrivals = requestLogs.filter((l) => l.body === 'incoming request');
-      expect(arrivals.map((l) => l.attributes['url.path'])).toEqual(['/', '/error', '/nope', '/']);
-      const traces = new Set(run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER).map((s) => s.traceId));
-      for (const record of requestLogs) expect(traces.has(record.traceId)).toBe(true);
-      // Four requests traced, two lines each, the error line and the 404's: nothing else was written in a request.
-      expect(requestLogs).toHaveLength(4 * 2 + 2);
-    });
-
-    it("names Fastify's fields as the semantic conventions do, on every record: method, path, addresses, status, and the duration in seconds", () => {
-      const [arrival, completion] = logsOf(serverSpan('/', 200));
-      expect(arrival!.attributes).toEqual({
-        'http.request.method': 'GET',
-        'url.path': '/',
-        'server.address': '127.0.0.1',
-        'server.port': expect.any(Number),
-        'client.address': '127.0.0.1',
-        'client.port': expect.any(Number),
+      it('sends each request\'s log lines as OTLP log records in its trace: arrival and completion', () => {
+        const records = logsOf(serverSpan('/', 200));
+        expect(records.map((l) => [l.severityText, l.body])).toEqual([['info', 'incoming request'], ['info', 'request completed']]);
+        for (const record of records) {
+          expect(record.scope.name).toBe('@opentelemetry/instrumentation-pino');
+          expect(record.resource['service.name']).toBe(SERVICE_NAME);
+          expect(ran().receiver.spans.find((s) => s.spanId === record.spanId)?.traceId).toBe(record.traceId);
+        }
       });
-      expect(arrival!.attributes['server.port']).toBe(serverSpan('/', 200).attributes['server.port']);
-      expect(completion!.attributes).toEqual({ 'http.response.status_code': 200, 'otel_steps.request.duration': expect.any(Number) });
-      // Fastify's responseTime is in milliseconds; the record's duration is in seconds, and no
-      // longer than the server span that holds it.
-      const span = serverSpan('/', 200);
-      const spanSeconds = Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e9;
-      expect(completion!.attributes['otel_steps.request.duration']).toBeGreaterThan(0);
-      expect(completion!.attributes['otel_steps.request.duration']).toBeLessThanOrEqual(spanSeconds);
-      const error = run.receiver.logs.find((l) => l.severityText === 'error')!;
-      expect(error.attributes).toMatchObject({ 'http.request.method': 'GET', 'url.path': '/error', 'http.response.status_code': 500 });
-    });
 
-    it('exports no log attribute that the semantic conventions do not define, but the one under the app\'s namespace (otel_steps.request.duration)', () => {
-      const { attributes } = outsideConventions({ ...run.receiver, spans: [], metrics: [] });
-      expect(Object.fromEntries([...attributes].map(([scope, keys]) => [scope, [...keys]]))).toEqual({});
-      const keys = new Set(run.receiver.logs.flatMap((l) => Object.keys(l.attributes)));
-      expect([...keys].filter((k) => k.startsWith(APP_NAMESPACE))).toEqual(['otel_steps.request.duration']);
-    });
+      it('writes one ERROR record for /error, in the failing span, with the exception attributes', () => {
+        const root = serverSpan('/error', 500);
+        const errors = ran().receiver.logs.filter((l) => l.severityText === 'error');
+        expect(errors).toHaveLength(1);
+        const [error] = errors;
+        expect(error!.traceId).toBe(root.traceId);
+        // The span Fastify logged from: its request span, which is the one marked as failed.
+        const span = ran().receiver.spans.find((s) => s.spanId === error!.spanId)!;
+        expect(span).toMatchObject({ name: 'request', status: { code: StatusCode.ERROR } });
+        expect(error).toMatchObject({ severityNumber: 17, body: 'Something went wrong on purpose' });
+        expect(error!.attributes).toMatchObject({ 'exception.type': 'Error', 'exception.message': 'Something went wrong on purpose' });
+        expect(String(error!.attributes['exception.stacktrace'])).toMatch(/^Error: Something went wrong on purpose\n\s+at /);
+      });
 
-    it('prints the same ids on the console: trace_id and span_id in every pino line of a request', () => {
-      const root = serverSpan('/error', 500);
-      const printed = run.exit.output.split('\n').filter((line) => line.includes('"msg":"Something went wrong on purpose"'));
-      expect(printed).toHaveLength(1);
-      expect(JSON.parse(printed[0]!)).toMatchObject({ trace_id: root.traceId, span_id: logsOf(root).find((l) => l.severityText === 'error')!.spanId });
-    });
-  });
+      it('writes nothing for /healthz, and every record written during a request is in a request\'s trace', () => {
+        const requestLogs = ran().receiver.logs.filter((l) => l.traceId !== '');
+        const arrivals = requestLogs.filter((l) => l.body === 'incoming request');
+        expect(arrivals.map((l) => l.attributes['url.path'])).toEqual(['/', '/error', '/nope', '/']);
+        const traces = new Set(ran().receiver.spans.filter((s) => s.kind === SpanKind.SERVER).map((s) => s.traceId));
+        for (const record of requestLogs) expect(traces.has(record.traceId)).toBe(true);
+        // Four requests traced, two lines each, the error line and the 404's: nothing else was written in a request.
+        expect(requestLogs).toHaveLength(4 * 2 + 2);
+      });
 
-  itMatchesTelemetrySnapshot('step-19', () => run);
-  itNamesWhatIsOutsideConventions('step-19', () => [run]);
+      it("names Fastify's fields as the semantic conventions do, on every record: method, path, addresses, status, and the duration in seconds", () => {
+        const [arrival, completion] = logsOf(serverSpan('/', 200));
+        expect(arrival!.attributes).toEqual({
+          'http.request.method': 'GET',
+          'url.path': '/',
+          'server.address': '127.0.0.1',
+          'server.port': expect.any(Number),
+          'client.address': '127.0.0.1',
+          'client.port': expect.any(Number),
+        });
+        expect(arrival!.attributes['server.port']).toBe(serverSpan('/', 200).attributes['server.port']);
+        expect(completion!.attributes).toEqual({ 'http.response.status_code': 200, 'otel_steps.request.duration': expect.any(Number) });
+        // Fastify's responseTime is in milliseconds; the record's duration is in seconds, and no
+        // longer than the server span that holds it.
+        const span = serverSpan('/', 200);
+        const spanSeconds = Number(span.endTimeUnixNano - span.startTimeUnixNano) / 1e9;
+        expect(completion!.attributes['otel_steps.request.duration']).toBeGreaterThan(0);
+        expect(completion!.attributes['otel_steps.request.duration']).toBeLessThanOrEqual(spanSeconds);
+        const error = ran().receiver.logs.find((l) => l.severityText === 'error')!;
+        expect(error.attributes).toMatchObject({ 'http.request.method': 'GET', 'url.path': '/error', 'http.response.status_code': 500 });
+      });
+
+      it('exports no log attribute that the semantic conventions do not define, but the one under the app\'s namespace (otel_steps.request.duration)', () => {
+        const { attributes } = outsideConventions({ ...ran().receiver, spans: [], metrics: [] });
+        expect(Object.fromEntries([...attributes].map(([scope, keys]) => [scope, [...keys]]))).toEqual({});
+        const keys = new Set(ran().receiver.logs.flatMap((l) => Object.keys(l.attributes)));
+        expect([...keys].filter((k) => k.startsWith(APP_NAMESPACE))).toEqual(['otel_steps.request.duration']);
+      });
+
+      it('prints the same ids on the console: trace_id and span_id in every pino line of a request', () => {
+        const root = serverSpan('/error', 500);
+        const printed = ran().exit.output.split('\n').filter((line) => line.includes('"msg":"Something went wrong on purpose"'));
+        expect(printed).toHaveLength(1);
+        expect(JSON.parse(printed[0]!)).toMatchObject({ trace_id: root.traceId, span_id: logsOf(root).find((l) => l.severityText === 'error')!.spanId });
+      });
+    });
+  },
 });
-
-// The terminal window is closed at the end (SIGHUP), with batches held for a minute: every span
-// arrives through the flush on the way out, or not at all.
-describe('step-19: what a stranger can send, and closing the terminal', () => {
-  const SECRETS = ['tok-SECRET-1', 'pw-SECRET-2', 'key-SECRET-3'];
-  let run: StageRun;
-  let receiver: OtlpReceiver;
-  const server = (path: string): ReceivedSpan => receiver.spans.find((s) => s.kind === SpanKind.SERVER && s.attributes['url.path'] === path)!;
-
-  beforeAll(async () => {
-    run = await runStage('step-19', {
-      env: { OTEL_BSP_SCHEDULE_DELAY: '60000' },
-      signal: 'SIGHUP',
-      requests: [
-        `/?token=${SECRETS[0]}&password=${SECRETS[1]}&lang=en`,
-        // A caller that asks for no tracing (sampled flag 00) on a request that fails.
-        { path: `/error?api_key=${SECRETS[2]}`, headers: { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' } },
-        `/${'x'.repeat(15_000)}`,
-      ],
+describeStrangerAndHangup('step-19', {
+  own: (ran: () => StageRun) => {
+    it('says the query in the log records as the span does: masked, and cut at 1 KiB', ({ expect }) => {
+      const arrivals = ran().receiver.logs.filter((l) => l.body === 'incoming request');
+      expect(arrivals.map((l) => [l.attributes['url.path'], l.attributes['url.query']])).toEqual([
+        ['/', 'token=REDACTED&password=REDACTED&lang=en'],
+        ['/error', 'api_key=REDACTED'],
+        [`/${'x'.repeat(1023)}`, undefined],
+      ]);
     });
-    receiver = run.receiver;
-  });
-
-  afterAll(async () => {
-    await run?.close();
-  });
-
-  it('flushes every pending span on SIGHUP, as on Ctrl+C', () => {
-    expect(run.exit.output).toContain('SIGHUP received, closing the server');
-    expect(receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(3);
-  });
-
-  it('masks secret query values in url.query, and keeps the rest', () => {
-    expect(server('/').attributes['url.query']).toBe('token=REDACTED&password=REDACTED&lang=en');
-    expect(server('/error').attributes['url.query']).toBe('api_key=REDACTED');
-  });
-
-  it('keeps the query string out of url.path on the Fastify request span', () => {
-    const request = receiver.spans.find((s) => s.name === 'request' && s.attributes['http.route'] === '/')!;
-    expect(request.attributes['url.path']).toBe('/');
-  });
-
-  it('lets no secret reach OTLP, the console, or the error log line', () => {
-    expect(run.leaked(SECRETS)).toEqual([]);
-    expect(run.exit.output).toContain('"url":"/error?api_key=REDACTED"');
-    // The record says it as the span does: the query in url.query, its secrets masked.
-    const arrivals = receiver.logs.filter((l) => l.body === 'incoming request');
-    expect(arrivals.map((l) => [l.attributes['url.path'], l.attributes['url.query']])).toEqual([
-      ['/', 'token=REDACTED&password=REDACTED&lang=en'],
-      ['/error', 'api_key=REDACTED'],
-      // Cut at 1 KiB, as on the spans.
-      [`/${'x'.repeat(1023)}`, undefined],
-    ]);
-  });
-
-  it('still records the failing request whose caller sent sampled=00, as an error', () => {
-    const failed = server('/error');
-    expect(failed.status.code).toBe(StatusCode.ERROR);
-    // It continues the caller's trace: the parent-based sampler only overrides the "do not sample".
-    expect(failed.traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
-  });
-
-  it('cuts a 15 KB URL down to 1 KiB in every attribute', () => {
-    const long = receiver.spans.filter((s) => String(s.attributes['url.path'] ?? '').startsWith('/xxx'));
-    expect(long.length).toBeGreaterThan(0);
-    for (const span of long) for (const value of Object.values(span.attributes)) expect(String(value).length).toBeLessThanOrEqual(1024);
-  });
+  },
 });
-
-// The numbers a reader of the metrics would act on: exact, after a known number of requests.
-describe('step-19: metrics', () => {
-  const ROOT = 5;
-  const ERRORS = 3;
-  let run: StageRun;
-  // Cumulative temporality: the last reading of a series holds its total.
-  const last = (name: string): ReceivedMetric | undefined => run.receiver.metrics.findLast((m) => m.name === name);
-  const point = (metric: ReceivedMetric | undefined, attributes: Record<string, unknown>) =>
-    metric?.dataPoints.filter((p) => Object.entries(attributes).every(([k, v]) => p.attributes[k] === v));
-
-  beforeAll(async () => {
-    run = await runStage('step-19', {
-      requests: [...Array<string>(ROOT).fill('/'), ...Array<string>(ERRORS).fill('/error'), '/healthz', '/healthz', '/nope', `/?token=tok-SECRET-9`],
-    });
-  });
-
-  afterAll(async () => {
-    await run?.close();
-  });
-
-  it('sends the last reading on Ctrl+C, exit 0', () => {
-    expect(run.exit.code).toBe(0);
-    expect(run.receiver.requests.some((r) => r.signal === 'metrics')).toBe(true);
-  });
-
-  it('counts every greeting served: app.greetings, a counter with no attributes, from the app\'s own meter', () => {
-    const greetings = last('app.greetings')!;
-    expect(greetings).toMatchObject({ type: 'sum', unit: '{greeting}', scope: { name: 'otel-steps-app' } });
-    expect(greetings.resource['service.name']).toBe(SERVICE_NAME);
-    expect(greetings.dataPoints).toEqual([{ attributes: {}, value: ROOT + 1 }]);
-  });
-
-  it('records http.server.request.duration in seconds, one histogram count per request, by route and status', () => {
-    const duration = last('http.server.request.duration')!;
-    expect(duration).toMatchObject({ type: 'histogram', unit: 's', scope: { name: '@opentelemetry/instrumentation-http' } });
-    expect(point(duration, { 'http.route': '/', 'http.response.status_code': 200, 'http.request.method': 'GET' })!.map((p) => p.count)).toEqual([ROOT + 1]);
-    expect(point(duration, { 'http.route': '/error', 'http.response.status_code': 500 })!.map((p) => p.count)).toEqual([ERRORS]);
-    // A 404 matched no route: it is counted without http.route, never under its raw path.
-    expect(point(duration, { 'http.response.status_code': 404 })!.map((p) => [p.count, p.attributes['http.route']])).toEqual([[1, undefined]]);
-    for (const p of duration.dataPoints) expect(p.sum).toBeGreaterThan(0);
-  });
-
-  it('has no series for /healthz, and no attribute that carries a path or a query', () => {
-    const duration = last('http.server.request.duration')!;
-    expect(duration.dataPoints.reduce((sum, p) => sum + (p.count ?? 0), 0)).toBe(ROOT + 1 + ERRORS + 1);
-    for (const p of duration.dataPoints) expect(Object.keys(p.attributes).filter((k) => k.startsWith('url.'))).toEqual(['url.scheme']);
-    expect(run.leaked(['tok-SECRET-9'])).toEqual([]);
-  });
-
-  it('reports the runtime: event loop delay and heap, from the runtime instrumentation', () => {
-    const names = new Set(run.receiver.metrics.filter((m) => m.scope.name === '@opentelemetry/instrumentation-runtime-node').map((m) => m.name));
-    expect(names).toContain('nodejs.eventloop.delay.p99');
-    expect(names).toContain('v8js.memory.heap.used');
-  });
-
-  // One run for both signals: each has its own variable, and turning both off must keep the traces.
-  it('OTEL_METRICS_EXPORTER=none and OTEL_LOGS_EXPORTER=none send no metrics and no log records, and keep the traces and the console\'s log lines; OTEL_METRICS_EXPORTER=console prints the metrics', async () => {
-    const none = await runStage('step-19', { requests: ['/'], env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none' } });
-    const console = await runStage('step-19', { requests: ['/'], env: { OTEL_METRICS_EXPORTER: 'console', OTEL_TRACES_EXPORTER: 'otlp' } });
-    try {
-      expect(none.receiver.metrics).toEqual([]);
-      expect(none.receiver.logs).toEqual([]);
-      expect(none.receiver.spans.length).toBeGreaterThan(0);
-      expect(none.exit.output).toContain('"msg":"incoming request"');
-      expect(console.receiver.metrics).toEqual([]);
-      expect(console.exit.output).toContain("name: 'app.greetings'");
-    } finally {
-      await none.close();
-      await console.close();
-    }
-  });
-});
-
+describeMetrics('step-19', { service: SERVICE_NAME, logs: true });
 describeEnvironmentConventions('step-19', { span: 'GET /', metrics: true, logs: true });
 
 // The chapter's promises, as pnpm check 19 holds a learner's exercise to them.

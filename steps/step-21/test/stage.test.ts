@@ -3,127 +3,30 @@
 // that the gateway serves the page and its scripts; and that its route for the page's spans
 // refuses what a stranger can send, and never lets a page pass for a server. The page itself,
 // clicked in Chromium, is tested end to end (shared/e2e/browser.e2e.test.ts).
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import {
-  itKeepsItsPromises,
-  startOtlpReceiver,
-  type OtlpReceiver,
-  type RunningStage,
+  alongside,
   describeEnvironmentConventions,
-  itMatchesTelemetrySnapshot,
+  describeOneTraceAcrossServices,
+  describeServiceCannotStart,
+  itKeepsItsPromises,
   leaked,
-  runStage,
-  serverPids,
-  SpanKind,
-  startStage,
-  StatusCode,
-  type ReceivedSpan,
-  type StageRun,
   REPO_ROOT,
+  runStage,
+  SpanKind,
+  startOtlpReceiver,
+  startStage,
+  type OtlpReceiver,
+  type ReceivedSpan,
+  type RunningStage,
 } from '@otel-steps/shared/harness';
 import { lesson } from './promises.ts';
 
 const SERVICES = ['step-21-gateway', 'step-21-greeter', 'step-21-words'];
 const service = (span: ReceivedSpan): string => String(span.resource['service.name']);
 
-/**
- * A suite that runs alongside the file's other such suites, its tests one after the other: each
- * suite mostly waits on the stage it booted, so the boots overlap instead of queueing.
- */
-function alongside(name: string, body: () => void): void {
-  describe.concurrent(name, () => {
-    describe('in order', { concurrent: false }, body);
-  });
-}
-
-alongside('step-21: one trace across three services', () => {
-  let run: StageRun;
-  const parent = (span: ReceivedSpan): ReceivedSpan | undefined => run.receiver.spans.find((s) => s.spanId === span.parentSpanId);
-  const traceOf = (route: string): ReceivedSpan[] => {
-    const root = run.receiver.spans.find((s) => s.parentSpanId === '' && s.attributes['http.route'] === route && service(s) === SERVICES[0])!;
-    return run.receiver.spans.filter((s) => s.traceId === root.traceId);
-  };
-  const serverSpans = (trace: ReceivedSpan[]): ReceivedSpan[] => trace.filter((s) => s.kind === SpanKind.SERVER);
-  const clientSpans = (trace: ReceivedSpan[]): ReceivedSpan[] => trace.filter((s) => s.kind === SpanKind.CLIENT);
-
-  beforeAll(async () => {
-    // Batches held for a minute: every span reaches the receiver through the flush on Ctrl+C.
-    run = await runStage('step-21', {
-      env: { OTEL_BSP_SCHEDULE_DELAY: '60000' },
-      requests: [
-        { path: '/', headers: { 'x-user-tier': 'pro' } },
-        // Baggage sent from outside: dropped at the gateway, so words sees none.
-        { path: '/error', headers: { baggage: 'user.tier=pro,secret=hunter2-baggage' } },
-        '/nope',
-        // A tier nobody offers: the gateway puts "free" in the baggage instead of the header's value.
-        { path: '/', headers: { 'x-user-tier': 'admin; drop table', baggage: 'user.tier=pro' } },
-        '/healthz',
-      ],
-    });
-  });
-
-  afterAll(async () => {
-    await run?.close();
-  });
-
-  it('answers through all three, 500 for the failure at the bottom, and exits 0 on Ctrl+C', ({ expect }) => {
-    expect(run.statuses).toEqual([200, 500, 404, 200, 200]);
-    expect(run.exit.code).toBe(0);
-    expect(run.exit.output).toMatch(/^listening on http:\/\/127\.0\.0\.1:\d+ \(gateway; greeter on http:\/\/127\.0\.0\.1:\d+, words on http:\/\/127\.0\.0\.1:\d+\)$/m);
-  });
-
-  it('GET / is one trace with a server span in each of the three services', ({ expect }) => {
-    const trace = traceOf('/');
-    expect(serverSpans(trace).map((s) => `${service(s)}: ${s.name}`).sort()).toEqual(['step-21-gateway: GET /', 'step-21-greeter: GET /greeting', 'step-21-words: GET /word']);
-    expect(new Set(trace.map(service))).toEqual(new Set(SERVICES));
-  });
-
-  it('links every hop: the caller\'s CLIENT span (fetch, by the undici instrumentation) is the parent of the next SERVER span', ({ expect }) => {
-    const trace = traceOf('/');
-    const [, greeter, words] = ['step-21-gateway', 'step-21-greeter', 'step-21-words'].map((name) => serverSpans(trace).find((s) => service(s) === name)!);
-    for (const [server, caller] of [[greeter!, 'step-21-gateway'], [words!, 'step-21-greeter']] as const) {
-      const client = parent(server)!;
-      expect(client).toMatchObject({ kind: SpanKind.CLIENT, name: 'GET', scope: { name: '@opentelemetry/instrumentation-undici' } });
-      expect(service(client)).toBe(caller);
-      expect(client.attributes).toMatchObject({ 'http.request.method': 'GET', 'http.response.status_code': 200 });
-    }
-    expect(clientSpans(trace)).toHaveLength(2);
-  });
-
-  it('carries the tier in the baggage to the deepest service, which records it; a tier or baggage from outside does not get through', ({ expect }) => {
-    const tiers = run.receiver.spans.filter((s) => service(s) === 'step-21-words' && s.name.startsWith('handler')).map((s) => [s.name, s.attributes['user.tier']]);
-    expect(tiers).toEqual([
-      ['handler - word', 'pro'],
-      ['handler - fail', undefined],
-      ['handler - word', 'free'],
-    ]);
-    expect(run.leaked(['drop table', 'hunter2-baggage'])).toEqual([]);
-  });
-
-  it('GET /error: the exception in the deepest service, ERROR and 500 at every hop, in one trace', ({ expect }) => {
-    const trace = traceOf('/error');
-    expect(new Set(trace.map(service))).toEqual(new Set(SERVICES));
-    for (const span of [...serverSpans(trace), ...clientSpans(trace)]) {
-      expect(span.attributes['http.response.status_code'], `${service(span)} ${span.name}`).toBe(500);
-      expect(span.status.code, `${service(span)} ${span.name}`).toBe(StatusCode.ERROR);
-    }
-    expect(serverSpans(trace)).toHaveLength(3);
-    expect(clientSpans(trace)).toHaveLength(2);
-    const thrown = trace.filter((s) => s.events.some((e) => e.name === 'exception'));
-    expect(new Set(thrown.map(service))).toEqual(new Set(['step-21-words']));
-    expect(thrown.find((s) => s.name === 'handler - fail')?.status.message).toBe('Something went wrong on purpose');
-  });
-
-  it('loses nothing on Ctrl+C: every service flushed its spans, and /healthz made none', ({ expect }) => {
-    // Three requests through three services each, and the 404 the gateway answers alone: ten server spans.
-    expect(run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER)).toHaveLength(10);
-    expect(run.receiver.spans.filter((s) => s.attributes['url.path'] === '/healthz')).toEqual([]);
-    for (const name of SERVICES) expect(run.exit.output).toContain(`[${name.replace('step-21-', '')}] SIGINT received, closing the server`);
-  });
-
-  itMatchesTelemetrySnapshot('step-21', () => run);
-});
+describeOneTraceAcrossServices('step-21', { alongside: true });
 
 alongside('step-21: what a stranger can send, and SIGTERM', () => {
   const title = 'lets no query secret (its name in any case) or credential header reach any signal or console of any service; '
@@ -172,27 +75,9 @@ alongside('step-21: what a stranger can send, and SIGTERM', () => {
   });
 });
 
-describe('step-21: a service that cannot start', () => {
-  // Before the suites that run alongside each other: it looks for services left running under this test process.
-  it('stops the other two and says which one failed and why: a port taken, or ALLOWED_ORIGINS that names no origin', async ({ expect }) => {
-    // Something else holds the gateway's port.
-    const squatter = createServer().listen(0, '127.0.0.1');
-    await new Promise((resolve) => squatter.once('listening', resolve));
-    const { port } = squatter.address() as { port: number };
-    try {
-      const taken = startStage('step-21', { env: { PORT: String(port) }, startTimeoutMs: 20_000 });
-      const misnamed = startStage('step-21', { env: { ALLOWED_ORIGINS: 'https://ok.example, ok.example/path' }, startTimeoutMs: 20_000 });
-      await Promise.allSettled([taken, misnamed]);
-      await expect(taken).rejects.toThrow(`port ${port} is already in use`);
-      await expect(taken).rejects.toThrow('step-21: gateway stopped (exit code 1), so the other services were stopped too');
-      await expect(misnamed).rejects.toThrow('"ok.example/path" is not an origin such as https://app.example.com');
-      await expect(misnamed).rejects.toThrow('step-21: gateway stopped (exit code 1), so the other services were stopped too');
-      // No service is left running: the harness would have found it under pnpm.
-      expect(await serverPids(process.pid)).toEqual([]);
-    } finally {
-      squatter.close();
-    }
-  });
+// Before the suites that run alongside each other: it looks for services left running under this test process.
+describeServiceCannotStart('step-21', {
+  refusals: [{ env: { ALLOWED_ORIGINS: 'https://ok.example, ok.example/path' }, says: '"ok.example/path" is not an origin such as https://app.example.com' }],
 });
 
 /** A page's post of one span, as the browser's OTLP/JSON exporter sends it; `span` overrides the span's own fields. */
