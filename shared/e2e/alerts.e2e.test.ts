@@ -28,7 +28,8 @@ type AlertState = { service: string; alert: string; state: string };
 /** The alerts Prometheus holds for step 22's services now, pending or firing. */
 async function step22Alerts(): Promise<AlertState[]> {
   const samples = await promQuery('ALERTS{service_name=~"step-22-.*"}');
-  return samples.map((s) => ({ service: s.metric.service_name!, alert: s.metric.alertname!, state: s.metric.alertstate! })).sort((a, b) => a.service.localeCompare(b.service));
+  const alerts = samples.map((s) => ({ service: s.metric.service_name!, alert: s.metric.alertname!, state: s.metric.alertstate! }));
+  return alerts.sort((a, b) => a.service.localeCompare(b.service));
 }
 
 /** Asks `check` every second until it returns a value, for at most `timeoutMs`; returns it and the time it took. */
@@ -37,7 +38,9 @@ async function within<T>(what: string, timeoutMs: number, check: () => Promise<T
   for (;;) {
     const value = await check();
     if (value !== undefined) return { value, ms: Date.now() - start };
-    if (Date.now() - start > timeoutMs) throw new Error(`not within ${timeoutMs / 1000} s: ${what}; step 22's alerts now: ${JSON.stringify(await step22Alerts())}`);
+    if (Date.now() - start > timeoutMs) {
+      throw new Error(`not within ${timeoutMs / 1000} s: ${what}; step 22's alerts now: ${JSON.stringify(await step22Alerts())}`);
+    }
     await new Promise((r) => setTimeout(r, 1000));
   }
 }
@@ -84,7 +87,7 @@ describe('alerts: a fault in step 22 fires its alert in Prometheus, and resolves
     expect(new Set(rules.map((r) => r.duration))).toEqual(new Set([30]));
   });
 
-  it(`with every flag off, pnpm traffic raises no alert; slow-words on, ${ALERT} fires for ${SLOWED.join(', ')} within two minutes; off, it resolves`, async () => {
+  it(`with every flag off, traffic raises no alert; slow-words on, ${ALERT} fires for ${SLOWED.join(', ')} within two minutes; off, it resolves`, async () => {
     // Healthy: 40 s of traffic, enough for any alert to pass its 30 s of pending and fire.
     sendTraffic(40);
     const quietSince = Date.now();
@@ -161,7 +164,8 @@ async function alertsPage(outDir: string): Promise<{ text: string; firing: strin
     await page.screenshot({ path: join(outDir, ALERT_SCREENSHOTS.prometheusAlerts) });
     const rows = await page.locator('tr').allInnerTexts();
     // One row per alert, its labels first (the rule's own row holds them all, in a table of its own).
-    return { text: await page.locator('body').innerText(), firing: rows.filter((row) => /^\s*alertname=/.test(row) && /firing/i.test(row) && row.includes(ALERT)) };
+    const firing = rows.filter((row) => /^\s*alertname=/.test(row) && /firing/i.test(row) && row.includes(ALERT));
+    return { text: await page.locator('body').innerText(), firing };
   } finally {
     await browser.close();
   }
