@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  itKeepsItsPromises,
   itMatchesTelemetrySnapshot,
   SpanKind,
   startOtlpReceiver,
@@ -19,6 +20,7 @@ import {
   type StageExit,
   type StageRun,
 } from '@otel-steps/shared/harness';
+import { lesson } from './promises.ts';
 
 const SHIPPED = JSON.parse(readFileSync(new URL('../flags.json', import.meta.url), 'utf8')) as { flags: Record<string, { defaultVariant: string }> };
 const FAULTS = ['slow-words', 'tier-errors', 'lost-context', 'blocked-loop', 'leaky-cache', 'retry-storm', 'silent-fallback'];
@@ -296,3 +298,6 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   const run = (): StageRun => ({ receiver, exit, paths, sentAt, statuses: [], children: () => [], leaked: () => [], close: async () => {} });
   itMatchesTelemetrySnapshot('step-22', run);
 });
+
+// The chapter's promises, in a run of their own, as pnpm check would hold a learner's code to them.
+itKeepsItsPromises(lesson);
