@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JaegerSpan, JaegerTrace, LogRecord } from '../backends/index.ts';
 import { REPO_ROOT } from '../repo.ts';
-import { CAUSES, diagnose, flagFile, flagsWith, judgeLogs, judgeSpan, pick, run, runningIn, SCENARIOS, STAGE_DIR, TEMPLATE, type Ran, type Scenario } from './incident.ts';
+import { CAUSES, diagnose, flagFile, flagsWith, judgeLogs, judgeSpan, pick, run, runningIn, SCENARIOS, STAGE_DIR, TEMPLATE } from './incident.ts';
+import type { Ran, Scenario } from './incident.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'incident-'));
 const FLAGS = join(dir, 'flags.json');
@@ -81,7 +82,8 @@ describe('pnpm incident start, reveal, stop', () => {
 
 describe('pnpm incident, the script', () => {
   it('prints what the command line gives, on stdout and stderr, with its exit code', () => {
-    const script = (...args: string[]) => spawnSync(process.execPath, ['shared/tools/incident.ts', ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: { ...process.env, FLAGS_FILE: FLAGS } });
+    const env = { ...process.env, FLAGS_FILE: FLAGS };
+    const script = (...args: string[]) => spawnSync(process.execPath, ['shared/tools/incident.ts', ...args], { cwd: REPO_ROOT, encoding: 'utf8', env });
     const unknown = script('start', 'slow-gateway');
     expect([unknown.status, unknown.stdout, unknown.stderr.split(':')[0]]).toEqual([2, '', 'incident']);
     const wrong = script('answer', '--service', 'words', '--cause', 'latency');
@@ -113,9 +115,16 @@ describe('pnpm incident answer, without evidence to fetch', () => {
 // Jaeger's shape: times and durations in microseconds, the service by process.
 const STARTED = Date.parse('2026-12-03T12:00:00Z');
 const at = (secondsAfter: number): number => (STARTED + secondsAfter * 1000) * 1000;
-function span(spanID: string, operationName: string, processID: string, options: { parent?: string; ms?: number; after?: number; tags?: Record<string, unknown> } = {}): JaegerSpan {
+interface Shape {
+  parent?: string;
+  ms?: number;
+  after?: number;
+  tags?: Record<string, unknown>;
+}
+function span(spanID: string, operationName: string, processID: string, options: Shape = {}): JaegerSpan {
   const tags = Object.entries(options.tags ?? {}).map(([key, value]) => ({ key, value }));
-  return { traceID: 't'.repeat(32), spanID, operationName, processID, references: options.parent ? [{ refType: 'CHILD_OF', spanID: options.parent }] : [], startTime: at(options.after ?? 5), duration: (options.ms ?? 3) * 1000, tags };
+  const references = options.parent ? [{ refType: 'CHILD_OF', spanID: options.parent }] : [];
+  return { traceID: 't'.repeat(32), spanID, operationName, processID, references, startTime: at(options.after ?? 5), duration: (options.ms ?? 3) * 1000, tags };
 }
 const trace = (...spans: JaegerSpan[]): JaegerTrace => ({
   traceID: 't'.repeat(32),
@@ -125,14 +134,20 @@ const trace = (...spans: JaegerSpan[]): JaegerTrace => ({
 const SERVER = { 'span.kind': 'server' };
 
 describe('the evidence, a span of a trace in Jaeger', () => {
-  const slow = trace(span('a', 'GET /', 'g', { ms: 1510, tags: SERVER }), span('b', 'GET', 'r', { parent: 'a', ms: 1505 }), span('c', 'GET /word', 'w', { parent: 'b', ms: 1502, tags: SERVER }));
+  const slow = trace(
+    span('a', 'GET /', 'g', { ms: 1510, tags: SERVER }),
+    span('b', 'GET', 'r', { parent: 'a', ms: 1505 }),
+    span('c', 'GET /word', 'w', { parent: 'b', ms: 1502, tags: SERVER }),
+  );
   it('slow-words: the slow span of words is taken; its slow caller in greeter, a fast span, or one from before the incident are not', () => {
-    expect(judgeSpan(scenario('slow-words'), slow, 'c', STARTED)).toMatchObject({ ok: true, line: expect.stringContaining('span c (GET /word, 1502 ms) shows it') });
+    const taken = judgeSpan(scenario('slow-words'), slow, 'c', STARTED);
+    expect(taken).toMatchObject({ ok: true, line: expect.stringContaining('span c (GET /word, 1502 ms) shows it') });
     expect(judgeSpan(scenario('slow-words'), slow, 'b', STARTED).line).toMatch(/^✗ span b \(GET\) belongs to step-22-greeter, not step-22-words/);
     const fast = trace(span('c', 'GET /word', 'w', { ms: 4, tags: SERVER }));
     expect(judgeSpan(scenario('slow-words'), fast, 'c', STARTED).line).toMatch(/^✗ span c looks healthy: GET \/word took 4 ms, as fast as usual\n {2}hint: /);
     const old = trace(span('c', 'GET /word', 'w', { ms: 1502, after: -60 }));
-    expect(judgeSpan(scenario('slow-words'), old, 'c', STARTED).line).toBe('✗ span c is from before this incident started (12:00:00 UTC): show one from since then');
+    const before = judgeSpan(scenario('slow-words'), old, 'c', STARTED);
+    expect(before.line).toBe('✗ span c is from before this incident started (12:00:00 UTC): show one from since then');
     expect(judgeSpan(scenario('slow-words'), slow, 'z', STARTED).line).toMatch(/^✗ trace t+ has no span z/);
   });
 
@@ -153,17 +168,26 @@ describe('the evidence, a span of a trace in Jaeger', () => {
   it('retry-storm: a gateway span whose trace calls greeter more than once; not an ordinary trace', () => {
     const calls = [1, 2, 3].map((n) => span(`r${n}`, 'GET /greeting', 'r', { parent: 'a', tags: SERVER }));
     expect(judgeSpan(scenario('retry-storm'), trace(span('a', 'GET /', 'g', { tags: SERVER }), ...calls), 'a', STARTED).ok).toBe(true);
-    expect(judgeSpan(scenario('retry-storm'), trace(span('a', 'GET /', 'g', { tags: SERVER }), calls[0]!), 'a', STARTED).line).toMatch(/^✗ span a looks healthy: its trace calls greeter once/);
+    const once = judgeSpan(scenario('retry-storm'), trace(span('a', 'GET /', 'g', { tags: SERVER }), calls[0]!), 'a', STARTED);
+    expect(once.line).toMatch(/^✗ span a looks healthy: its trace calls greeter once/);
   });
 });
 
 describe('the evidence, the log records of a span in VictoriaLogs', () => {
-  const record = (fields: Partial<LogRecord>): LogRecord => ({ _time: new Date(STARTED + 5000).toISOString(), 'service.name': 'step-22-words', severity_text: 'info', _msg: 'request completed', ...fields });
+  const record = (fields: Partial<LogRecord>): LogRecord => ({
+    _time: new Date(STARTED + 5000).toISOString(),
+    'service.name': 'step-22-words',
+    severity_text: 'info',
+    _msg: 'request completed',
+    ...fields,
+  });
   it("silent-fallback: words' warn record is taken; its usual info records, another service's, or none at all are not", () => {
     const warned = [record({}), record({ severity_text: 'warn', severity_number: '13', _msg: 'dictionary lookup failed, answering the fallback word' })];
-    expect(judgeLogs(scenario('silent-fallback'), warned, 's', STARTED).line).toContain('the warn record "dictionary lookup failed, answering the fallback word" shows it');
+    const taken = judgeLogs(scenario('silent-fallback'), warned, 's', STARTED);
+    expect(taken.line).toContain('the warn record "dictionary lookup failed, answering the fallback word" shows it');
     expect(judgeLogs(scenario('silent-fallback'), [record({})], 's', STARTED).line).toMatch(/^✗ the records of span s are the usual ones \(info\)/);
-    expect(judgeLogs(scenario('silent-fallback'), [record({ 'service.name': 'step-22-greeter' })], 's', STARTED).line).toMatch(/come from step-22-greeter, not step-22-words/);
+    const elsewhere = judgeLogs(scenario('silent-fallback'), [record({ 'service.name': 'step-22-greeter' })], 's', STARTED);
+    expect(elsewhere.line).toMatch(/come from step-22-greeter, not step-22-words/);
     expect(judgeLogs(scenario('silent-fallback'), [], 's', STARTED).line).toMatch(/^✗ no log record was written in span s/);
     const old = [record({ severity_text: 'warn', _time: new Date(STARTED - 60_000).toISOString() })];
     expect(judgeLogs(scenario('silent-fallback'), old, 's', STARTED).line).toMatch(/from before this incident started/);

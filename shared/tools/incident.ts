@@ -64,7 +64,9 @@ export const SCENARIOS: Scenario[] = [
     service: 'greeter',
     cause: 'errors',
     signal: 'traces',
-    hint: 'the error-ratio alert, then the failing traces (pnpm traces step-22-gateway --errors): where does the first error start, and what do the failing requests share?',
+    hint:
+      'the error-ratio alert, then the failing traces (pnpm traces step-22-gateway --errors): ' +
+      'where does the first error start, and what do the failing requests share?',
     shows: (span) => {
       if (!isErrorSpan(span)) return `${span.operationName} did not fail`;
       // GET /error fails on purpose, in every stage: not this incident.
@@ -160,6 +162,7 @@ export interface Verdict {
 }
 const right = (line: string): Verdict => ({ ok: true, line: `✓ ${line}` });
 const wrong = (line: string, hint?: string): Verdict => ({ ok: false, line: `✗ ${line}${hint ? `\n  hint: ${hint}` : ''}` });
+const over = (scenario: Scenario): string => `The incident was ${scenario.name}; pnpm incident stop ends it.`;
 const clock = (msSinceEpoch: number): string => `${new Date(msSinceEpoch).toISOString().slice(11, 19)} UTC`;
 // A request that began a moment before the flag file changed may already see the fault.
 const SLACK_MS = 1_000;
@@ -179,11 +182,15 @@ export function judgeSpan(scenario: Scenario, trace: JaegerTrace, spanId: string
   if (!span) return wrong(`trace ${trace.traceID} has no span ${spanId}: copy both ids from the same trace`);
   const owner = serviceOf(trace, span);
   const name = `step-22-${scenario.service}`;
-  if (owner !== name) return wrong(`span ${spanId} (${span.operationName}) belongs to ${owner}, not ${name}: show a span of the service you name`, scenario.hint);
-  if (span.startTime / 1000 < startedMs - SLACK_MS) return wrong(`span ${spanId} is from before this incident started (${clock(startedMs)}): show one from since then`);
+  if (owner !== name) {
+    return wrong(`span ${spanId} (${span.operationName}) belongs to ${owner}, not ${name}: show a span of the service you name`, scenario.hint);
+  }
+  if (span.startTime / 1000 < startedMs - SLACK_MS) {
+    return wrong(`span ${spanId} is from before this incident started (${clock(startedMs)}): show one from since then`);
+  }
   const not = scenario.shows?.(span, trace);
   if (not) return wrong(`span ${spanId} looks healthy: ${not}`, scenario.hint);
-  return right(`${scenario.service}, ${scenario.cause}: span ${spanId} (${span.operationName}, ${ms(span)} ms) shows it. The incident was ${scenario.name}; pnpm incident stop ends it.`);
+  return right(`${scenario.service}, ${scenario.cause}: span ${spanId} (${span.operationName}, ${ms(span)} ms) shows it. ${over(scenario)}`);
 }
 
 const isWarnOrWorse = (r: LogRecord): boolean => Number(r.severity_number ?? 0) >= 13 || /^(warn|warning|error|fatal)$/i.test(r.severity_text ?? '');
@@ -197,8 +204,9 @@ export function judgeLogs(scenario: Scenario, records: LogRecord[], spanId: stri
   const recent = ours.filter((r) => Date.parse(r._time ?? '') >= startedMs - SLACK_MS);
   if (recent.length === 0) return wrong(`the records of span ${spanId} are from before this incident started (${clock(startedMs)})`);
   const told = recent.find(isWarnOrWorse);
-  if (!told) return wrong(`the records of span ${spanId} are the usual ones (${recent.map((r) => r.severity_text || '-').join(', ')}): nothing went wrong there`, scenario.hint);
-  return right(`${scenario.service}, ${scenario.cause}: the ${told.severity_text} record "${told._msg}" shows it. The incident was ${scenario.name}; pnpm incident stop ends it.`);
+  const levels = recent.map((r) => r.severity_text || '-').join(', ');
+  if (!told) return wrong(`the records of span ${spanId} are the usual ones (${levels}): nothing went wrong there`, scenario.hint);
+  return right(`${scenario.service}, ${scenario.cause}: the ${told.severity_text} record "${told._msg}" shows it. ${over(scenario)}`);
 }
 
 /** A command line the tool cannot act on (exit 2), or a backend that does not answer (exit 1): one line on stderr. */
@@ -270,7 +278,7 @@ async function answer(values: Record<string, string | boolean | undefined>, file
   if (running.length === 0) return wrong(`no incident is running (${file} has every fault off): pnpm incident start --random`);
   const found = diagnose(running, service as Service, cause as Cause);
   if ('ok' in found) return found;
-  if (found.signal === 'metrics') return right(`${found.service}, ${found.cause}: this one shows in the metrics only, so no trace is asked for. The incident was ${found.name}; pnpm incident stop ends it.`);
+  if (found.signal === 'metrics') return right(`${found.service}, ${found.cause}: this one shows in the metrics only, so no trace is needed. ${over(found)}`);
   if (values.trace === undefined || values.span === undefined) {
     return wrong(`right service and cause; now the evidence: --trace and --span of the ${found.signal === 'logs' ? 'log record' : 'span'} that shows it`);
   }
@@ -367,7 +375,7 @@ async function commands(argv: string[], file: string, print: (line: string) => v
       return verdict.ok ? 0 : 1;
     }
     default:
-      return refuse(command ? `unknown command "${command}": list, start, stop, reveal or answer (see --help)` : 'give a command: list, start, stop, reveal or answer (see --help)');
+      return refuse(`${command ? `unknown command "${command}"` : 'give a command'}: list, start, stop, reveal or answer (see --help)`);
   }
 }
 

@@ -33,6 +33,7 @@ const FLAGS_FILE = process.env.FLAGS_FILE ? resolve(process.env.FLAGS_FILE) : lo
 const POLL_MS = 100;
 const MAX_BYTES = 1_000_000;
 
+const say = (...said: unknown[]): void => console.error('flags:', ...said);
 const QUIET: Logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
 
 /** flags.local.json, copied from flags.json when there is none; the three services start at once, so it is linked into place whole, once. */
@@ -58,7 +59,7 @@ class FlagFileProvider implements Provider {
   readonly runsOn = 'server';
   readonly events = new OpenFeatureEventEmitter();
   // flagd's warnings (a targeting rule it cannot parse) under this file's prefix; its debug lines are dropped.
-  private readonly core = new FlagdCore(undefined, { ...QUIET, warn: (...said) => console.error('flags:', ...said), error: (...said) => console.error('flags:', ...said) });
+  private readonly core = new FlagdCore(undefined, { ...QUIET, warn: (...said) => say(...said), error: (...said) => say(...said) });
   private text: string | undefined;
   private good = false;
   private readonly file: string;

@@ -42,9 +42,11 @@ export const lesson: Lesson = {
       says: 'with every flag off, `GET /` is one trace across the three services, as in step 20, whatever the tier',
       look: 'src/app.ts: each fault only when its flag is on',
       check: (run) => {
-        const first = run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER && s.startTimeUnixNano >= run.sentAt[0]!).sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano))[0];
+        const servers = run.receiver.spans.filter((s) => s.kind === SpanKind.SERVER && s.startTimeUnixNano >= run.sentAt[0]!);
+        const first = servers.sort((a, b) => Number(a.startTimeUnixNano - b.startTimeUnixNano))[0];
         const found = [...new Set(run.receiver.spans.filter((s) => s.traceId === first?.traceId).map(service))];
-        return run.statuses[0] === 200 && found.length === 3 ? undefined : `GET / as gold answered ${run.statuses[0]}, its spans came from ${found.join(', ') || 'no service'}`;
+        if (run.statuses[0] === 200 && found.length === 3) return undefined;
+        return `GET / as gold answered ${run.statuses[0]}, its spans came from ${found.join(', ') || 'no service'}`;
       },
     },
     {
@@ -58,7 +60,7 @@ export const lesson: Lesson = {
       },
     },
     {
-      says: 'each evaluation is a `feature_flag.evaluation` event on the active span, with `feature_flag.key` and `feature_flag.provider.name`, and not its result',
+      says: 'each evaluation is a `feature_flag.evaluation` event on the active span, with `feature_flag.key` and `.provider.name`, not its result',
       look: 'src/flags.ts: SpanEventHook, with excludeAttributes',
       check: (run) => {
         const all = events(run);

@@ -38,7 +38,8 @@ const MALFORMED = '{ "flags": { "tier-errors": ';
 // FLAGS_FILE may name any file: one that is not JSON must not be echoed, whatever it holds.
 const NOT_JSON = 'password=hunter2 not a flag file';
 // tier-errors on, through a targeting rule flagd parses but cannot evaluate: it counts as off, and says so.
-const UNEVALUABLE = JSON.stringify({ flags: { ...SHIPPED.flags, 'tier-errors': { ...SHIPPED.flags['tier-errors'], defaultVariant: 'on', targeting: { if: [true, 'gone', 'on'] } } } });
+const RULE = { ...SHIPPED.flags['tier-errors'], defaultVariant: 'on', targeting: { if: [true, 'gone', 'on'] } };
+const UNEVALUABLE = JSON.stringify({ flags: { ...SHIPPED.flags, 'tier-errors': RULE } });
 const NOT_BOOLEAN = JSON.stringify({ flags: { 'tier-errors': { state: 'ENABLED', variants: { on: 'yes', off: 'no' }, defaultVariant: 'on' } } });
 const now = (): bigint => BigInt(Date.now()) * 1_000_000n;
 const service = (x: { resource: Record<string, unknown> }): string => String(x.resource['service.name']);
@@ -148,7 +149,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     // A rule that cannot be evaluated: the fault is off, and greeter says so once, however many requests.
     const beforeRule = stage.output().length;
     writeFileSync(FLAGS_FILE, UNEVALUABLE);
-    await until(() => stage.output().slice(beforeRule).split('\n').filter((l) => l.includes('flags reloaded')).length, (n) => n === 3, 'services that reloaded the rule');
+    const reloadedRule = (): number => stage.output().slice(beforeRule).split('\n').filter((l) => l.includes('flags reloaded')).length;
+    await until(reloadedRule, (n) => n === 3, 'services that reloaded the rule');
     const ruleStatuses = (await sequential(3, get(gold))).map((a) => a.status);
     unevaluable = { statuses: ruleStatuses, lines: stage.output().slice(beforeRule).split('\n').filter((l) => l.includes('cannot be evaluated')) };
 
@@ -220,7 +222,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
 
   it('a targeting rule that cannot be evaluated: the fault counts as off, and greeter says so on stderr, once', () => {
     expect(unevaluable.statuses).toEqual([200, 200, 200]);
-    const line = `[greeter] flags: tier-errors in ${FLAGS_FILE} cannot be evaluated (Variant 'gone' not found in flag with key 'tier-errors'): it counts as off until the file is fixed`;
+    const why = "Variant 'gone' not found in flag with key 'tier-errors'";
+    const line = `[greeter] flags: tier-errors in ${FLAGS_FILE} cannot be evaluated (${why}): it counts as off until the file is fixed`;
     expect(unevaluable.lines).toEqual([line]);
   });
 
