@@ -185,10 +185,13 @@ describe('the evidence, the log records of a span in VictoriaLogs', () => {
     const warned = [record({}), record({ severity_text: 'warn', severity_number: '13', _msg: 'dictionary lookup failed, answering the fallback word' })];
     const taken = judgeLogs(scenario('silent-fallback'), warned, 's', STARTED);
     expect(taken.line).toContain('the warn record "dictionary lookup failed, answering the fallback word" shows it');
-    expect(judgeLogs(scenario('silent-fallback'), [record({})], 's', STARTED).line).toMatch(/^✗ the records of span s are the usual ones \(info\)/);
+    expect(judgeLogs(scenario('silent-fallback'), [record({})], 's', STARTED).line).toMatch(/^✗ none of the records of span s is a warning \(info\)/);
     const elsewhere = judgeLogs(scenario('silent-fallback'), [record({ 'service.name': 'step-22-greeter' })], 's', STARTED);
     expect(elsewhere.line).toMatch(/come from step-22-greeter, not step-22-words/);
     expect(judgeLogs(scenario('silent-fallback'), [], 's', STARTED).line).toMatch(/^✗ no log record was written in span s/);
+    // GET /error's record: a failure, but one that was not swallowed.
+    const error = record({ severity_text: 'error', severity_number: '17', _msg: 'Something went wrong on purpose' });
+    expect(judgeLogs(scenario('silent-fallback'), [error], 's', STARTED).line).toMatch(/^✗ none of the records of span s is a warning \(error\)/);
     const old = [record({ severity_text: 'warn', _time: new Date(STARTED - 60_000).toISOString() })];
     expect(judgeLogs(scenario('silent-fallback'), old, 's', STARTED).line).toMatch(/from before this incident started/);
   });

@@ -193,9 +193,13 @@ export function judgeSpan(scenario: Scenario, trace: JaegerTrace, spanId: string
   return right(`${scenario.service}, ${scenario.cause}: span ${spanId} (${span.operationName}, ${ms(span)} ms) shows it. ${over(scenario)}`);
 }
 
-const isWarnOrWorse = (r: LogRecord): boolean => Number(r.severity_number ?? 0) >= 13 || /^(warn|warning|error|fatal)$/i.test(r.severity_text ?? '');
+// A warning, and only that: an error record (GET /error's) is a failure that was not swallowed.
+const isWarning = (r: LogRecord): boolean => {
+  const level = Number(r.severity_number ?? 0);
+  return level >= 13 && level <= 16 ? true : level === 0 && /^warn(ing)?$/i.test(r.severity_text ?? '');
+};
 
-/** The log records of one span as the evidence for `scenario`: one of them, from the faulty service and this incident, warn or worse. */
+/** The log records of one span as the evidence for `scenario`: one of them, from the faulty service and this incident, a warning. */
 export function judgeLogs(scenario: Scenario, records: LogRecord[], spanId: string, startedMs: number): Verdict {
   const name = `step-22-${scenario.service}`;
   if (records.length === 0) return wrong(`no log record was written in span ${spanId} of that trace: copy both ids from one log line (pnpm logs prints them)`);
@@ -203,9 +207,9 @@ export function judgeLogs(scenario: Scenario, records: LogRecord[], spanId: stri
   if (ours.length === 0) return wrong(`the records of span ${spanId} come from ${records[0]!['service.name']}, not ${name}`, scenario.hint);
   const recent = ours.filter((r) => Date.parse(r._time ?? '') >= startedMs - SLACK_MS);
   if (recent.length === 0) return wrong(`the records of span ${spanId} are from before this incident started (${clock(startedMs)})`);
-  const told = recent.find(isWarnOrWorse);
+  const told = recent.find(isWarning);
   const levels = recent.map((r) => r.severity_text || '-').join(', ');
-  if (!told) return wrong(`the records of span ${spanId} are the usual ones (${levels}): nothing went wrong there`, scenario.hint);
+  if (!told) return wrong(`none of the records of span ${spanId} is a warning (${levels}): nothing was swallowed there`, scenario.hint);
   return right(`${scenario.service}, ${scenario.cause}: the ${told.severity_text} record "${told._msg}" shows it. ${over(scenario)}`);
 }
 
