@@ -18,17 +18,39 @@ const run = promisify(execFile);
 const FILE = flagFile({});
 const kept = existsSync(FILE) ? readFileSync(FILE, 'utf8') : undefined;
 
-/** `pnpm incident ...` as a learner types it (`node` for the refusals, which only need the exit code and first line: faster). */
-async function incident(args: string[], how: 'pnpm' | 'node' = 'node'): Promise<{ code: number; out: string }> {
-  const [command, argv] = how === 'pnpm' ? ['pnpm', ['--silent', 'incident', ...args]] : [process.execPath, ['shared/tools/incident.ts', ...args]];
+// The chapter's commands, word for word: each is run below, its placeholders filled in.
+const CHAPTER = {
+  worked: 'pnpm incident start slow-words',
+  workedAnswer: 'pnpm incident answer --service words --cause latency --trace <trace id> --span <span id>',
+  answer: 'pnpm incident answer --service <service> --cause <cause> --trace <trace id> --span <span id>',
+  random: 'pnpm incident start --random',
+  seeded: 'pnpm incident start --random --seed 7',
+  help: 'pnpm incident answer --help',
+  list: 'pnpm incident list',
+  reveal: 'pnpm incident reveal',
+  stop: 'pnpm incident stop',
+};
+
+/**
+ * A command as a learner types it, in a shell at the repository's root; `fast` runs the same file
+ * with node instead of through pnpm (for the refusals, many of them).
+ */
+async function incident(command: string, fast = false): Promise<{ code: number; out: string }> {
+  const line = fast ? command.replace(/^pnpm incident /, 'node shared/tools/incident.ts ') : command.replace(/^pnpm /, 'pnpm --silent ');
   const env = { ...process.env, FLAGS_FILE: '' };
   try {
-    const { stdout } = await run(command as string, argv as string[], { cwd: REPO_ROOT, env });
+    const { stdout } = await run('sh', ['-c', line], { cwd: REPO_ROOT, env });
     return { code: 0, out: stdout };
   } catch (err) {
     const { code, stdout, stderr } = err as { code: number; stdout: string; stderr: string };
     return { code, out: `${stdout}${stderr}` };
   }
+}
+
+/** A chapter command with its placeholders filled; without ids, its evidence options left out. */
+function fill(template: string, service: string, cause: string, ids?: [string, string]): string {
+  const named = template.replace(/--service \S+/, `--service ${service}`).replace(/--cause \S+/, `--cause ${cause}`);
+  return ids ? named.replace('<trace id>', ids[0]).replace('<span id>', ids[1]) : named.replace(' --trace <trace id> --span <span id>', '');
 }
 
 const micros = (ms: number): number => ms * 1000;
@@ -46,14 +68,16 @@ interface Evidence {
 describe('pnpm incident: every scenario found in its signal, and answered', () => {
   let stage: RunningStage;
   const answers: Record<string, Array<{ what: string; code: number; out: string }>> = {};
+  const instructor: Record<string, { code: number; out: string }> = {};
 
   const reloads = (): number => stage.output().split('\n').filter((l) => l.includes(`flags: ${FILE} changed, flags reloaded`)).length;
   /** Runs `pnpm incident` with `args` and waits until the three services read the change. */
-  async function switchTo(args: string[]): Promise<void> {
+  async function switchTo(command: string): Promise<{ code: number; out: string }> {
     const before = reloads();
-    const done = await incident(args, 'pnpm');
+    const done = await incident(command);
     expect(done.code, done.out).toBe(0);
     await eventually('the three services reloading the flags', async () => (reloads() >= before + 3 ? true : undefined), 5_000);
+    return done;
   }
   const get = (n: number, path = '/', headers: Record<string, string> = {}) => Promise.all(Array.from({ length: n }, () => stage.get(path, headers)));
 
@@ -72,7 +96,9 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
       });
       const ids = (e: (typeof exemplars)[number]): [string, string] => [e.labels.trace_id!, e.labels.span_id!];
       // Jaeger has the trace the exemplar names.
-      await eventually('the slow trace in Jaeger', async () => ((await jaegerTraces('step-22-words', micros(since))).some((t) => t.traceID === exemplars[0]!.labels.trace_id) ? true : undefined));
+      const slowest = exemplars[0]!.labels.trace_id;
+      const inJaeger = async (): Promise<boolean> => (await jaegerTraces('step-22-words', micros(since))).some((t) => t.traceID === slowest);
+      await eventually('the slow trace in Jaeger', async () => ((await inJaeger()) ? true : undefined));
       return { found: ids(exemplars[0]!), healthy: ids(exemplars.at(-1)!) };
     },
     'tier-errors': async (since) => {
@@ -116,7 +142,8 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
       return {};
     },
     'leaky-cache': async () => {
-      const heap = async (): Promise<number> => Number((await promQuery('sum by (job) (v8js_memory_heap_used_bytes{job="step-22-gateway"})'))[0]?.value[1] ?? 0);
+      const query = 'sum by (job) (v8js_memory_heap_used_bytes{job="step-22-gateway"})';
+      const heap = async (): Promise<number> => Number((await promQuery(query))[0]?.value[1] ?? 0);
       const before = await heap();
       for (let i = 0; i < 60; i++) await stage.get('/');
       await eventually("the gateway's heap grown by 40 MiB in Prometheus", async () => ((await heap()) > before + 40 * 2 ** 20 ? true : undefined));
@@ -125,7 +152,8 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
     'silent-fallback': async (since) => {
       await get(2);
       return eventually("a warn record of words, and one of its usual records, in VictoriaLogs", async () => {
-        const records = (await logsQuery('service.name:="step-22-words"', since)).filter((r) => r.trace_id && r.span_id);
+        // logsQuery looks a minute further back (clock skew): this incident's records only.
+        const records = (await logsQuery('service.name:="step-22-words"', since)).filter((r) => r.trace_id && r.span_id && Date.parse(r._time ?? '') >= since);
         const warned = records.find((r) => r.severity_text === 'warn');
         const usual = records.find((r) => r.severity_text === 'info' && r.span_id !== warned?.span_id);
         return warned && usual ? { found: [warned.trace_id!, warned.span_id!], healthy: [usual.trace_id!, usual.span_id!] } : undefined;
@@ -138,19 +166,29 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
     rmSync(FILE, { force: true });
     stage = await startStage('step-22', { otlpEndpoint: URLS.otlpHttp });
     await get(2);
+    // The instructor's commands, on the running stage.
+    instructor.list = await incident(CHAPTER.list);
+    instructor.seeded = await switchTo(CHAPTER.seeded);
+    instructor.revealed = await incident(CHAPTER.reveal);
+    instructor.random = await switchTo(CHAPTER.random);
+    instructor.help = await incident(CHAPTER.help);
+    await switchTo(CHAPTER.stop);
+    instructor.seededAgain = await switchTo(CHAPTER.seeded);
+    instructor.revealedAgain = await incident(CHAPTER.reveal);
+    await switchTo(CHAPTER.stop);
     for (const scenario of SCENARIOS) {
       const since = Date.now();
-      await switchTo(['start', scenario.name]);
-      const evidence = await find[scenario.name]!(since);
-      const ids = (pair?: [string, string]): string[] => (pair ? ['--trace', pair[0], '--span', pair[1]] : []);
-      const diagnosis = ['answer', '--service', scenario.service, '--cause', scenario.cause];
+      const worked = scenario.name === 'slow-words';
+      await switchTo(worked ? CHAPTER.worked : `pnpm incident start ${scenario.name}`);
+      const { found, healthy } = await find[scenario.name]!(since);
+      const { service, cause } = scenario;
       answers[scenario.name] = [
-        { what: 'right, with its evidence', ...(await incident([...diagnosis, ...ids(evidence.found)], 'pnpm')) },
-        { what: 'a wrong service', ...(await incident(['answer', '--service', otherService(scenario), '--cause', scenario.cause, ...ids(evidence.found)])) },
-        { what: 'a wrong cause', ...(await incident(['answer', '--service', scenario.service, '--cause', otherCause(scenario), ...ids(evidence.found)])) },
-        ...(evidence.healthy ? [{ what: 'a healthy span', ...(await incident([...diagnosis, ...ids(evidence.healthy)])) }] : []),
+        { what: 'right, with its evidence', ...(await incident(fill(worked ? CHAPTER.workedAnswer : CHAPTER.answer, service, cause, found))) },
+        { what: 'a wrong service', ...(await incident(fill(CHAPTER.answer, otherService(scenario), cause, found), true)) },
+        { what: 'a wrong cause', ...(await incident(fill(CHAPTER.answer, service, otherCause(scenario), found), true)) },
+        ...(healthy ? [{ what: 'a healthy span', ...(await incident(fill(CHAPTER.answer, service, cause, healthy), true)) }] : []),
       ];
-      await switchTo(['stop']);
+      await switchTo(CHAPTER.stop);
     }
   }, 9 * 60_000);
 
@@ -160,18 +198,30 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
     else writeFileSync(FILE, kept);
   });
 
-  it.each(SCENARIOS.map((s) => [s.name, s] as const))('%s: the right diagnosis is taken with its evidence; a wrong service, cause or span is not', (name, scenario) => {
+  const each = SCENARIOS.map((s) => [s.name, s] as const);
+  it.each(each)('%s: the right diagnosis is taken with its evidence; a wrong service, cause or span is not', (name, scenario) => {
     const [ok, service, cause, healthy] = answers[name]!;
     expect([ok!.code, ok!.out.split('\n')[0]], ok!.out).toEqual([0, expect.stringMatching(new RegExp(`^✓ ${scenario.service}, ${scenario.cause}: `))]);
     expect([service!.code, service!.out.split('\n')[0]]).toEqual([1, `✗ the fault is not in ${otherService(scenario)}`]);
     expect([cause!.code, cause!.out.split('\n')[0]]).toEqual([1, `✗ right service, ${scenario.service}, but the cause is not ${otherCause(scenario)}`]);
     if (scenario.signal === 'metrics') return expect(healthy).toBeUndefined();
-    expect([healthy!.code, healthy!.out.split('\n')[0]], healthy!.out).toEqual([1, expect.stringMatching(/^✗ (span \w+ looks healthy|none of the records of span \w+ is a warning)/)]);
+    const refused = /^✗ (span \w+ looks healthy|none of the records of span \w+ is a warning)/;
+    expect([healthy!.code, healthy!.out.split('\n')[0]], healthy!.out).toEqual([1, expect.stringMatching(refused)]);
+  });
+
+  it("the instructor's commands: list, a seeded start that picks the same fault again and says nothing of it, reveal", () => {
+    expect(instructor.list!.out.trim().split('\n')).toHaveLength(SCENARIOS.length);
+    expect(instructor.revealed!.out).toMatch(new RegExp(`^(${SCENARIOS.map((s) => s.name).join('|')}): `));
+    expect(instructor.revealedAgain!.out.split(',')[0]).toBe(instructor.revealed!.out.split(',')[0]);
+    expect(instructor.random!.out).toBe(instructor.seeded!.out);
+    expect(instructor.seeded!.out).not.toMatch(new RegExp(SCENARIOS.map((s) => s.name).join('|')));
+    expect(instructor.help!.out).toContain('Causes:');
   });
 
   it('leaves every fault off, in a flag file git ignores', async () => {
-    expect((await incident(['reveal'])).out).toContain('no incident is running');
-    const status = await run('git', ['status', '--porcelain', '--', 'steps/step-22'], { cwd: REPO_ROOT });
+    expect((await incident(CHAPTER.reveal)).out).toContain('no incident is running');
+    // flags.json as committed; flags.local.json, ignored, listed by neither.
+    const status = await run('git', ['status', '--porcelain', '--', 'steps/step-22/flags.json', FILE], { cwd: REPO_ROOT });
     expect(status.stdout).toBe('');
   });
 });
