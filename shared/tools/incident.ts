@@ -145,15 +145,19 @@ export function runningIn(text: string): Scenario[] {
   });
 }
 
-/** The scenario `--random` starts: from `seed`, the same one on every machine; without one, any. */
+/** The chapter's worked example: played with its name, so never one that --random picks. */
+export const WORKED_EXAMPLE = 'slow-words';
+const UNSEEN = SCENARIOS.filter((s) => s.name !== WORKED_EXAMPLE);
+
+/** The scenario `--random` starts, any but the worked example: from `seed`, the same one on every machine. */
 export function pick(seed?: number): Scenario {
-  if (seed === undefined) return SCENARIOS[randomInt(SCENARIOS.length)]!;
+  if (seed === undefined) return UNSEEN[randomInt(UNSEEN.length)]!;
   // mulberry32: a few lines, and the same sequence on every platform.
   let t = (seed + 0x6d2b79f5) | 0;
   t = Math.imul(t ^ (t >>> 15), t | 1);
   t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
   const unit = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  return SCENARIOS[Math.floor(unit * SCENARIOS.length)]!;
+  return UNSEEN[Math.floor(unit * UNSEEN.length)]!;
 }
 
 export interface Verdict {
@@ -245,9 +249,10 @@ duration, its error, its missing parent, the calls in its trace); one found in t
 trace and span ids of the log record that shows it; one found only in the metrics needs none. The
 check asks the running Jaeger and VictoriaLogs.
 
-The flag file: FLAGS_FILE (relative to steps/step-22, as the stage reads it), or
-steps/step-22/flags.local.json. The same --seed starts the same incident on every machine: a room
-gets one incident without anyone seeing its name. list and reveal are for instructors.
+--random picks any scenario but the chapter's worked example, ${WORKED_EXAMPLE}. The flag file:
+FLAGS_FILE (relative to steps/step-22, as the stage reads it), or steps/step-22/flags.local.json.
+The same --seed starts the same incident on every machine: a room gets one incident without
+anyone seeing its name. list and reveal are for instructors.
 
 Exits 0 for a right answer, 1 for a wrong one (with a ✗ and a hint), 2 for a command it cannot act on.`;
 
