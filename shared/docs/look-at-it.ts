@@ -9,7 +9,7 @@ import { startStage } from '../harness/stage-runner.ts';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { SCREENSHOTS } from './screenshots.ts';
-import { eventually, logsQuery, promQuery, zipkinTrace, zipkinTraces } from '../backends/index.ts';
+import { eventually, logsQuery, promQuery, promQueryRange, zipkinDependencies, zipkinTrace, zipkinTraces } from '../backends/index.ts';
 import { logsUiUrl, URLS } from '../stack/urls.ts';
 import { clickThePage, launchChromium } from '../harness/browser-page.ts';
 
@@ -17,6 +17,11 @@ import { clickThePage, launchChromium } from '../harness/browser-page.ts';
 export const EXEMPLAR_QUERY = 'histogram_quantile(0.95, sum by (le, span_name) (rate(traces_span_metrics_duration_milliseconds_bucket{service_name="step-19-logs", span_kind="SPAN_KIND_SERVER"}[5m])))';
 
 
+
+const SERIES_OF_STEP_19 = 'traces_span_metrics_calls_total{service_name="step-19-logs", span_kind="SPAN_KIND_SERVER"}';
+
+/** The span of time Prometheus's graph is asked for, in seconds: the lines fill most of it. */
+const GRAPH_SECONDS = 60;
 
 export interface LookedAt {
   /** The trace id the Zipkin trace page showed. */
@@ -91,7 +96,14 @@ export async function lookAtIt(traceId: string, outDir: string): Promise<LookedA
 
     // Prometheus's graph page: the p95 latency by span. (Debian's Prometheus 2.42 serves its classic
     // UI, which draws no exemplars; Prometheus 3 in compose has a "Show exemplars" switch.)
-    const params = new URLSearchParams({ 'g0.expr': EXEMPLAR_QUERY, 'g0.tab': '0', 'g0.range_input': '15m', 'g0.show_exemplars': '1' });
+    // A new series has no rate until its second scrape: the picture waits for lines 30 s long.
+    await eventually('30 s of the p95 lines in Prometheus', async () => {
+      const series = await promQueryRange(EXEMPLAR_QUERY, GRAPH_SECONDS, 3);
+      return series.some((s) => s.values.filter(([, v]) => v !== 'NaN').length >= 10) ? true : undefined;
+    }, 90_000);
+    const params = new URLSearchParams({ 'g0.expr': EXEMPLAR_QUERY, 'g0.tab': '0', 'g0.range_input': `${GRAPH_SECONDS}s`, 'g0.show_exemplars': '1' });
+    // Tall enough for the plot under the query box.
+    await page.setViewportSize({ width: 1200, height: 1000 });
     await page.goto(`${URLS.prometheus}/graph?${params}`);
     // The classic UI says "Total time series: N", Prometheus 3's "Result series: N".
     const series = page.getByText(/(Total time series|Result series): [1-9]/).first();
@@ -107,7 +119,7 @@ export async function lookAtIt(traceId: string, outDir: string): Promise<LookedA
 
 /**
  * What the pictures show: step 19, started through its start script against the running stack,
- * answering GET / three times and GET /error once. Resolves with the failing request's trace id
+ * answering GET / three times and GET /error once, then each once more. Resolves with the failing request's trace id
  * once the trace is in Zipkin, its log records are in VictoriaLogs and its span metrics in Prometheus.
  */
 export async function step19Traffic(): Promise<string> {
@@ -115,6 +127,10 @@ export async function step19Traffic(): Promise<string> {
   const stage = await startStage('step-19', { otlpEndpoint: URLS.otlpHttp });
   try {
     for (const path of ['/', '/', '/', '/error']) await stage.get(path);
+    // A series' first sample has no rate, so a graph of these alone stays empty: a second round,
+    // once Prometheus holds the first, gives the p95 lines the chapter describes.
+    await eventually('the first requests\' span metrics in Prometheus', async () => ((await promQuery(SERIES_OF_STEP_19)).length > 0 ? true : undefined), 30_000);
+    for (const path of ['/', '/error']) await stage.get(path);
   } finally {
     await stage.stop('SIGINT');
   }
@@ -166,6 +182,106 @@ export async function lookAtTheBrowserTrace(traceId: string, outDir: string): Pr
   } finally {
     await browser.close();
   }
+}
+
+/** What the pictures of steps 8, 11, 14 and 20 show, for a test to check. */
+export interface StagesLookedAt {
+  /** Step 8: the `fail` trace's id, and the annotation Zipkin shows on its span. */
+  manualTraceId: string;
+  manualException: string;
+  /** Step 11: the `service: span` rows of its GET / trace page, in Zipkin's order. */
+  contribTrace: string[];
+  /** Step 14: the `service: span` rows of its search page after RUN QUERY. */
+  zeroCodeSearch: string[];
+  /** Step 20: the services the Dependencies page's filter offers, and those the graph keeps for step-20-greeter. */
+  dependencyServices: string[];
+}
+
+/**
+ * The requests the chapters of steps 8, 11, 14 and 20 send, each stage started through its start
+ * script against the running stack; resolves with the two trace ids the pictures open, once
+ * Zipkin holds every trace the pictures show.
+ */
+export async function stagesTraffic(): Promise<{ manualFail: string; contribHello: string }> {
+  const since = Date.now();
+  for (const [stage, paths] of [['step-08', ['/', '/error']], ['step-11', ['/', '/error']], ['step-14', ['/', '/error']], ['step-20', ['/', '/']]] as const) {
+    const running = await startStage(stage, { otlpEndpoint: URLS.otlpHttp });
+    try {
+      for (const path of paths) await running.get(path);
+    } finally {
+      await running.stop('SIGINT');
+    }
+  }
+  const newest = (service: string, spanName: string): Promise<string> =>
+    eventually(`${service}'s ${spanName} trace in Zipkin`, async () => {
+      const traces = await zipkinTraces(service, Date.now() - since, { spanName, limit: 10 });
+      return traces.flat().filter((s) => s.timestamp >= since * 1000).sort((a, b) => b.timestamp - a.timestamp)[0]?.traceId;
+    }, 30_000);
+  const manualFail = await newest('step-08-manual', 'fail');
+  const contribHello = await newest('step-11-contrib', 'get /');
+  await newest('step-14-zero-code', 'get');
+  await eventually('the gateway → greeter → words edges in Zipkin', async () => {
+    const links = await zipkinDependencies(Date.now() - since);
+    const edges = new Set(links.map((l) => `${l.parent} -> ${l.child}`));
+    return edges.has('step-20-gateway -> step-20-greeter') && edges.has('step-20-greeter -> step-20-words') ? true : undefined;
+  }, 30_000);
+  return { manualFail, contribHello };
+}
+
+/** Zipkin's pages for the chapters of steps 8, 11, 14 and 20, pictured into `outDir`; resolves with what each showed. */
+export async function lookAtTheStages(traces: { manualFail: string; contribHello: string }, outDir: string): Promise<StagesLookedAt> {
+  mkdirSync(outDir, { recursive: true });
+  const browser = await launchChromium();
+  try {
+    const page = await (await browser.newContext({ viewport: { width: 1200, height: 720 } })).newPage();
+
+    // Step 8: the fail trace, its one span selected: the exception annotation.
+    await page.goto(`${URLS.zipkin}/zipkin/traces/${traces.manualFail}`);
+    await page.getByText('step-08-manual: fail').first().click();
+    const annotation = page.getByText(/^exception\|/).first();
+    await annotation.waitFor({ timeout: 15_000 });
+    const manualException = (await annotation.innerText()).trim();
+    const manualTraceId = (await page.getByText(/^[0-9a-f]{32}$/).first().innerText()).trim();
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(outDir, SCREENSHOTS.zipkinManualTrace) });
+
+    // Step 11: GET / as three levels, server span to handler.
+    await page.goto(`${URLS.zipkin}/zipkin/traces/${traces.contribHello}`);
+    await page.getByText('step-11-contrib: handler - hello').first().waitFor({ timeout: 15_000 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(outDir, SCREENSHOTS.zipkinContribTrace) });
+    // The first row is the page's heading, the root span's name.
+    const contribTrace = (await spanRows(page, 'step-11-contrib')).slice(1);
+
+    // Step 14: the service's traces, one `get` span each.
+    await page.goto(`${URLS.zipkin}/zipkin/?serviceName=step-14-zero-code&lookback=15m&limit=10`);
+    await page.getByRole('button', { name: 'Run Query' }).click();
+    await page.locator('div', { hasText: /^step-14-zero-code: get$/ }).first().waitFor({ timeout: 15_000 });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(outDir, SCREENSHOTS.zipkinZeroCodeSearch) });
+    const zeroCodeSearch = await spanRows(page, 'step-14-zero-code');
+
+    // Step 20: the Dependencies page, filtered to greeter: the services it calls and is called by.
+    // (The graph is drawn on a canvas; the filter's options are the services the page was given.)
+    await page.goto(`${URLS.zipkin}/zipkin/dependency`);
+    await page.getByRole('button', { name: 'Run Query' }).click();
+    await page.getByLabel('Filter').click();
+    await page.getByRole('option', { name: 'step-20-greeter' }).waitFor({ timeout: 15_000 });
+    const dependencyServices = (await page.getByRole('option').allInnerTexts()).filter((name) => name.startsWith('step-20-'));
+    await page.getByRole('option', { name: 'step-20-greeter' }).click();
+    // The graph settles into place after an animation.
+    await page.waitForTimeout(1_500);
+    await page.screenshot({ path: join(outDir, SCREENSHOTS.zipkinDependencies) });
+    return { manualTraceId, manualException, contribTrace, zeroCodeSearch, dependencyServices };
+  } finally {
+    await browser.close();
+  }
+}
+
+/** The `service: span` rows a Zipkin page lists for `service`, in its order. */
+async function spanRows(page: Page, service: string): Promise<string[]> {
+  const lines = (await page.locator('body').innerText()).split('\n').map((line) => line.trim());
+  return lines.filter((line) => line.startsWith(`${service}: `));
 }
 
 /** The records the logs UI lists, in its order (newest first), as `LEVEL message`. */

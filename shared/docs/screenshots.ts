@@ -13,6 +13,10 @@ export const SCREENSHOTS = {
   logsByService: 'logs-by-service.png',
   prometheusGraph: 'prometheus-graph.png',
   zipkinBrowserTrace: 'zipkin-browser-trace.png',
+  zipkinManualTrace: 'zipkin-manual-trace.png',
+  zipkinContribTrace: 'zipkin-contrib-trace.png',
+  zipkinZeroCodeSearch: 'zipkin-zero-code-search.png',
+  zipkinDependencies: 'zipkin-dependencies.png',
 } as const;
 
 /** Every image a chapter shows from shared/docs/screenshots/: the chapter (relative to the repository) and the file name. */

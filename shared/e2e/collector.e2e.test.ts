@@ -39,18 +39,25 @@ describe('redact: secrets are masked before any exporter, the rest stays', () =>
   const service = `redaction-e2e-${randomBytes(3).toString('hex')}`;
   const traceId = randomBytes(16).toString('hex');
   const spanId = randomBytes(8).toString('hex');
-  const secrets = ['s3cr3t-token', 's3cr3t-at', 'hunter2', 's3cr3t-key', 's3cr3t-secret', 's3cr3t-sig', 's3cr3t-bearer', 's3cr3t-cookie', 's3cr3t-enc', 's3cr3t-plus', 's3cr3t-pct', 's3cr3t-caps'];
+  const secrets = ['s3cr3t-token', 's3cr3t-at', 'hunter2', 's3cr3t-key', 's3cr3t-secret', 's3cr3t-sig', 's3cr3t-bearer', 's3cr3t-cookie', 's3cr3t-enc', 's3cr3t-plus', 's3cr3t-pct']
+    .concat(['s3cr3t-caps', 's3cr3t-cap-token', 's3cr3t-cap-password', 's3cr3t-cap-at', 's3cr3t-fragment', 's3cr3t-in-fragment']);
   // Keys as an app reads them whatever their spelling: a letter percent-encoded, words joined by
-  // + or %20, capitals; and a value with + and %20 in it, masked whole.
+  // + or %20, in any capitals; and a value with + and %20 in it, masked whole.
   const query =
     'token=s3cr3t-token&page=2&access_token=s3cr3t-at&password=hunter2&api_key=s3cr3t-key&secret=s3cr3t-secret&signature=s3cr3t-sig' +
-    '&%74oken=s3cr3t-enc&api+key=s3cr3t-plus&api%20key=s3cr3t-pct+and%20more&TOKEN=s3cr3t-caps';
-  const masked = 'token=****&page=2&access_token=****&password=****&api_key=****&secret=****&signature=****&%74oken=****&api+key=****&api%20key=****&TOKEN=****';
+    '&%74oken=s3cr3t-enc&api+key=s3cr3t-plus&api%20key=s3cr3t-pct+and%20more&TOKEN=s3cr3t-caps' +
+    '&Token=s3cr3t-cap-token&PASSWORD=s3cr3t-cap-password&Access_Token=s3cr3t-cap-at';
+  const masked =
+    'token=****&page=2&access_token=****&password=****&api_key=****&secret=****&signature=****&%74oken=****&api+key=****&api%20key=****&TOKEN=****' +
+    '&Token=****&PASSWORD=****&Access_Token=****';
+  // A page opened as the OAuth implicit flow leaves it: the token in the fragment, which a
+  // browser's spans record in url.full (http.url in the older conventions) and url.fragment.
+  const fragment = '#access_token=s3cr3t-fragment&token_type=bearer';
   const resource = { attributes: [{ key: 'service.name', value: { stringValue: service } }] };
   const str = (key: string, value: string): object => ({ key, value: { stringValue: value } });
   const now = BigInt(Date.now()) * 1_000_000n;
 
-  it('a span and a log record carrying secrets are sent to the collector as an app would', async () => {
+  it('a span and a log record carrying secrets (names in any capitals, a token in a URL fragment) are sent to the collector as an app would', async () => {
     await sendOtlpJson('traces', {
       resourceSpans: [
         {
@@ -69,7 +76,11 @@ describe('redact: secrets are masked before any exporter, the rest stays', () =>
                     str('http.request.method', 'GET'),
                     str('url.path', '/login'),
                     str('url.query', query),
-                    str('url.full', `http://127.0.0.1:3030/login?${query}`),
+                    str('url.full', `http://127.0.0.1:3030/login?${query}${fragment}`),
+                    str('http.url', `http://127.0.0.1:3030/login?${query}${fragment}`),
+                    str('url.fragment', fragment.slice(1)),
+                    // A fragment where the collector cannot know it is one: its secrets masked.
+                    str('page.referrer', 'http://127.0.0.1:3030/#access_token=s3cr3t-in-fragment&state=xyz'),
                     str('http.request.header.authorization', 'Bearer s3cr3t-bearer'),
                     str('http.request.header.cookie', 'session=s3cr3t-cookie'),
                     str('user.tier', 'pro'),
@@ -118,13 +129,17 @@ describe('redact: secrets are masked before any exporter, the rest stays', () =>
     const tags = Object.fromEntries(trace!.spans[0]!.tags.map((t) => [t.key, t.value]));
     expect(tags).toMatchObject({
       'url.query': masked,
+      // The fragment dropped.
       'url.full': `http://127.0.0.1:3030/login?${masked}`,
+      'http.url': `http://127.0.0.1:3030/login?${masked}`,
+      'page.referrer': 'http://127.0.0.1:3030/#access_token=****&state=xyz',
       'http.request.header.authorization': '****',
       'http.request.header.cookie': '****',
       'url.path': '/login',
       'user.tier': 'pro',
       'http.response.status_code': 200,
     });
+    expect(tags).not.toHaveProperty('url.fragment');
     for (const secret of secrets) expect(JSON.stringify(trace)).not.toContain(secret);
   });
 

@@ -10,7 +10,7 @@ import { REPO_ROOT } from '../repo.ts';
 import { URLS } from '../stack/urls.ts';
 import { chapterScreenshots, SCREENSHOTS } from '../docs/screenshots.ts';
 import { eventually } from '../backends/index.ts';
-import { lookAtIt, lookAtTheBrowserTrace, step19Traffic, step21Traffic, type LookedAt } from '../docs/look-at-it.ts';
+import { lookAtIt, lookAtTheBrowserTrace, lookAtTheStages, stagesTraffic, step19Traffic, step21Traffic, type LookedAt, type StagesLookedAt } from '../docs/look-at-it.ts';
 
 describe('look at it, in Chromium: from a trace in Zipkin to its logs, and a chapter query in Prometheus', () => {
   const out = mkdtempSync(join(tmpdir(), 'otel-steps-screenshots-'));
@@ -18,13 +18,17 @@ describe('look at it, in Chromium: from a trace in Zipkin to its logs, and a cha
   let seen: LookedAt;
   let clicked: string;
   let browserTrace: string[];
+  let stageTraces: { manualFail: string; contribHello: string };
+  let stages: StagesLookedAt;
 
   beforeAll(async () => {
     traceId = await step19Traffic();
     seen = await lookAtIt(traceId, out);
     clicked = await step21Traffic();
     browserTrace = await lookAtTheBrowserTrace(clicked, out);
-  }, 240_000);
+    stageTraces = await stagesTraffic();
+    stages = await lookAtTheStages(stageTraces, out);
+  }, 300_000);
 
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -64,6 +68,26 @@ describe('look at it, in Chromium: from a trace in Zipkin to its logs, and a cha
     expect(browserTrace[0]).toBe('step-21-browser: click greet');
     expect(browserTrace.at(-1)).toBe('step-21-words: handler - word');
     expect(new Set(browserTrace.map((row) => row.split(':')[0]))).toEqual(new Set(['step-21-browser', 'step-21-gateway', 'step-21-greeter', 'step-21-words']));
+  });
+
+  it("step 8: Zipkin's page of the fail trace shows the exception event on its one span", () => {
+    expect(stages.manualTraceId).toBe(stageTraces.manualFail);
+    const [name, attributes] = stages.manualException.split('|');
+    expect(name).toBe('exception');
+    expect(JSON.parse(attributes!)).toMatchObject({ 'exception.type': 'Error', 'exception.message': expect.any(String), 'exception.stacktrace': expect.stringMatching(/^Error: /) });
+  });
+
+  it("step 11: Zipkin shows GET / as three levels, server span, request, handler", () => {
+    expect(stages.contribTrace).toEqual(['step-11-contrib: get /', 'step-11-contrib: request', 'step-11-contrib: handler - hello']);
+  });
+
+  it("step 14: Zipkin's search lists its requests as get spans, and no /healthz", () => {
+    expect(stages.zeroCodeSearch.length).toBeGreaterThanOrEqual(2);
+    expect(new Set(stages.zeroCodeSearch.filter((row) => row !== 'step-14-zero-code: dns.lookup'))).toEqual(new Set(['step-14-zero-code: get']));
+  });
+
+  it("step 20: Zipkin's Dependencies page is given the three services, gateway, greeter and words", () => {
+    expect([...stages.dependencyServices].sort()).toEqual(['step-20-gateway', 'step-20-greeter', 'step-20-words']);
   });
 
   it('wrote every picture a chapter shows, under the name the chapter uses', () => {

@@ -1,7 +1,7 @@
 // `pnpm exercise NN [--reset]`: starts the exercise of chapter NN, a working copy of the stage the
 // chapter starts from, in exercises/step-NN (git-ignored), to write the chapter's code in.
-import { existsSync } from 'node:fs';
-import { relative } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fail, parseOrFail } from '../cli.ts';
 import { createExercise, exerciseFor, removeExercise } from './exercises.ts';
@@ -26,7 +26,8 @@ console.log(`${values.reset ? 'Started over' : 'Started'}: ${where} (package ${e
 
 Read ${chapter}, and write what it describes in ${where}/.
 Its package.json already lists the packages the chapter uses; its start script is ${exercise.base}'s,
-until the chapter says to change it.
+  ${startScript(exercise.dir)}
+which is all the chapter needs unless it says otherwise.
 
 ${[
   [`pnpm --filter ${exercise.name} start`, 'run your version, against the stack, as the stage runs'],
@@ -35,3 +36,8 @@ ${[
 ]
   .map(([command, what]) => `  ${command!.padEnd(34)}${what}`)
   .join('\n')}`);
+
+/** The exercise's start script, as pnpm runs it. */
+function startScript(dir: string): string {
+  return (JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+}

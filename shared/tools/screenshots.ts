@@ -7,7 +7,7 @@ import { relative } from 'node:path';
 import { REPO_ROOT } from '../repo.ts';
 import { waitForStack } from '../stack/learner-stack.ts';
 import { SCREENSHOT_DIR, SCREENSHOTS } from '../docs/screenshots.ts';
-import { lookAtIt, lookAtTheBrowserTrace, step19Traffic, step21Traffic } from '../docs/look-at-it.ts';
+import { lookAtIt, lookAtTheBrowserTrace, lookAtTheStages, stagesTraffic, step19Traffic, step21Traffic } from '../docs/look-at-it.ts';
 import { fail, parseOrFail } from '../cli.ts';
 
 const TOOL = 'screenshots';
@@ -27,6 +27,7 @@ try {
   await lookAtIt(traceId, out);
   const clicked = await step21Traffic();
   await lookAtTheBrowserTrace(clicked, out);
+  await lookAtTheStages(await stagesTraffic(), out);
   console.log(`wrote ${Object.values(SCREENSHOTS).join(', ')} to ${relative(process.cwd(), out) || '.'} (step 19's GET /error, trace ${traceId}; step 21's Greet me, trace ${clicked})`);
 } catch (err) {
   fail(TOOL, (err as Error).message, 1);

@@ -4,11 +4,26 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest }
 // The tracer comes from the provider that telemetry.ts registered before this module loaded.
 const tracer = trace.getTracer('step-08-app');
 
+// How long a client has to send its whole request, body included, before Node answers 408 and
+// closes the connection: 10 s, room for the slowest network, where these routes take no body and a
+// request is a few hundred bytes. Fastify's default, 0, is no limit: a POST whose body never ends
+// holds its connection for good, and a few hundred of those leave none for anyone else.
+// REQUEST_TIMEOUT_MS changes it (the tests use 1 s, rather than wait 10).
+const REQUEST_TIMEOUT_MS = Number(process.env.REQUEST_TIMEOUT_MS || 10_000);
+if (!Number.isSafeInteger(REQUEST_TIMEOUT_MS) || REQUEST_TIMEOUT_MS < 1) {
+  throw new Error(`REQUEST_TIMEOUT_MS must be a whole number of milliseconds, got "${process.env.REQUEST_TIMEOUT_MS}"`);
+}
+
 // Builds the app without listening: what a stage may change (routes, spans) lives here, and
 // server.ts, the same file in every stage, listens and shuts down.
 // Handlers are named functions on purpose: instrumentation uses the names in span names.
 export function buildApp(): FastifyInstance {
   const app = Fastify({
+    // The headers get half of that. Both limits are set, the headers' the shorter: Node swaps them
+    // otherwise, and its default for the headers, 60 s, would become the whole request's. Node
+    // looks for late requests every tenth of the limit (by default, every 30 s).
+    requestTimeout: REQUEST_TIMEOUT_MS,
+    http: { headersTimeout: Math.ceil(REQUEST_TIMEOUT_MS / 2), connectionsCheckingInterval: Math.ceil(REQUEST_TIMEOUT_MS / 10) },
     logger: {
       // Only warnings and errors: the 500 from /error is logged, routine requests are not.
       level: process.env.LOG_LEVEL ?? 'warn',
@@ -28,7 +43,9 @@ export function buildApp(): FastifyInstance {
       // Every line passes through here on its way out, whoever wrote it: Fastify's own messages
       // carry the raw URL too ("Route GET:/x?token=... not found"), and an error's may. A log is
       // read by more people than the ones who may see a password or a token.
-      hooks: { streamWrite: withoutSecrets },
+      // It also writes DEL and the C1 control characters (U+0080 to U+009F) as \u escapes, as JSON
+      // does the C0 ones: U+009B is a terminal's escape sequence introducer, and a header may carry it.
+      hooks: { streamWrite: (line) => withoutControls(withoutSecrets(line)) },
     },
   });
 
@@ -82,6 +99,11 @@ const QUERY_PARAM = /([?&])((?:\\.|[^=&#?\s"\\])+)=(?:\\.|[^&#\s"\\])*/g;
 /** The log line with the value of every secret query parameter replaced by REDACTED. */
 function withoutSecrets(line: string): string {
   return line.replace(QUERY_PARAM, (param, separator: string, name: string) => (SECRET_PARAMS.has(nameOf(name)) ? `${separator}${name}=REDACTED` : param));
+}
+
+/** `line` with DEL and each C1 control character written as a JSON \u escape: the same string, once the line is parsed. */
+function withoutControls(line: string): string {
+  return line.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A parameter's name as the app reads it, whatever its case and encoding: %74oken is token. */

@@ -201,7 +201,7 @@ describe('step-14: what a stranger can send, and closing the terminal', () => {
   });
 });
 
-describeEnvironmentConventions('step-14', { span: 'GET' });
+describeEnvironmentConventions('step-14', { span: 'GET', spans: 'kept' });
 
 
 // The collector chapter's head-sampling command (collector/README.md), with its variables as written:

@@ -49,7 +49,9 @@ if (signalPath) {
 }
 
 if (problems.length > 0) {
-  for (const problem of problems) console.error(problem);
+  // A value is shown, not obeyed: JSON.stringify escapes its C0 control characters, and this
+  // DEL, the C1 ones (U+009B is ESC [ to many terminals) and any in the words around it.
+  for (const problem of problems) console.error(problem.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
   process.exit(1);
 }
 

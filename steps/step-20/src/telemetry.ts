@@ -35,10 +35,25 @@ let exiting = false;
 
 // Health checks arrive every few seconds from load balancers; their traces would bury real traffic.
 const HEALTH_CHECK = '/healthz';
-const SECRET_QUERY_PARAMS = [
-  ...['sig', 'Signature', 'AWSAccessKeyId', 'X-Goog-Signature', 'X-Amz-Signature', 'X-Amz-Credential', 'X-Amz-Security-Token'],
-  ...['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'signature', 'auth'],
-];
+// The query parameters whose values are secrets, whatever their case (?Token= and ?PASSWORD= too):
+// the semantic conventions' own list (signed URLs) and the names secrets usually go by.
+const SECRET_QUERY_PARAMS = new Set(
+  ['sig', 'signature', 'awsaccesskeyid', 'x-goog-signature', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token']
+    .concat(['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'auth']),
+);
+
+/**
+ * url.query for a request URL, with the value of each secret parameter replaced by REDACTED. The
+ * HTTP instrumentation's own redactedQueryParamsServer compares names as they are written, so
+ * ?Token= would keep its value; names here are compared as the app reads them, case aside.
+ */
+function maskedQuery(url: string | undefined): Record<string, string> {
+  const at = url?.indexOf('?') ?? -1;
+  if (at < 0 || at === url!.length - 1) return {};
+  const params = [...new URLSearchParams(url!.slice(at + 1))];
+  for (const param of params) if (SECRET_QUERY_PARAMS.has(param[0].toLowerCase())) param[1] = 'REDACTED';
+  return { [ATTR_URL_QUERY]: new URLSearchParams(params).toString() };
+}
 
 // The request's duration, in seconds as the conventions measure it (http.server.request.duration),
 // under this app's namespace: the conventions define no attribute for it.
@@ -126,9 +141,9 @@ if (!env.disabled) {
         headersToSpanAttributes: {
           server: { requestHeaders: ['user-agent', 'x-request-id'] },
         },
-        // url.query keeps the query string, with these values replaced by REDACTED: the
-        // semantic conventions' own list (signed URLs) and the names secrets usually go by.
-        redactedQueryParamsServer: SECRET_QUERY_PARAMS,
+        // url.query keeps the query string, with the secrets' values replaced by REDACTED: these
+        // attributes are the span's from its start, over the instrumentation's own url.query.
+        startIncomingSpanHook: (request) => maskedQuery(request.url),
         // Incoming requests only: the app's own outgoing node:http requests are the exporters'
         // batches to the collector, which must not measure or trace themselves.
         disableOutgoingRequestInstrumentation: true,

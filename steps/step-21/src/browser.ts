@@ -155,9 +155,9 @@ export async function forTheBrowser(app: FastifyInstance, { withoutSecrets }: { 
   );
 }
 
-/** `text` as a JSON string, with the C1 control characters escaped as well as the C0 ones: a name a page claimed, for a log line. */
+/** `text` as a JSON string, with DEL and the C1 control characters escaped as well as the C0 ones: a name a page claimed, for a log line. */
 function quoted(text: string): string {
-  return JSON.stringify(text).replace(/[\u0080-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(text).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 function forwardTarget(endpoint: string): { url: string; headers: Record<string, string> } {

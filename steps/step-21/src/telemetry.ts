@@ -53,7 +53,8 @@ const SECRET_QUERY_PARAMS = new Set(
 function maskedQuery(url: string | undefined): Record<string, string> {
   const at = url?.indexOf('?') ?? -1;
   if (at < 0 || at === url!.length - 1) return {};
-  const params = [...new URLSearchParams(url!.slice(at + 1))].map(([name, value]) => [name, SECRET_QUERY_PARAMS.has(name.toLowerCase()) ? 'REDACTED' : value]);
+  const params = [...new URLSearchParams(url!.slice(at + 1))];
+  for (const param of params) if (SECRET_QUERY_PARAMS.has(param[0].toLowerCase())) param[1] = 'REDACTED';
   return { [ATTR_URL_QUERY]: new URLSearchParams(params).toString() };
 }
 

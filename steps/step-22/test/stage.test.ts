@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  describeLogSecrets,
   itKeepsItsPromises,
   itMatchesTelemetrySnapshot,
   SpanKind,
@@ -301,6 +302,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   const run = (): StageRun => ({ receiver, exit, paths, sentAt, statuses: [], children: () => [], leaked: () => [], close: async () => {} });
   itMatchesTelemetrySnapshot('step-22', run);
 });
+
+describeLogSecrets('step-22', { logs: true });
 
 // The chapter's promises, in a run of their own, as pnpm check would hold a learner's code to them.
 itKeepsItsPromises(lesson);
