@@ -127,6 +127,11 @@ export function runnerOf(command: string): Runner {
   // One request's trace and logs, by the trace id a chapter cannot know: the browser test runs it
   // with the id of the trace it looked at.
   if (/^pnpm (traces|logs) --trace <trace id>$/.test(command)) return { kind: 'ci', where: 'shared/e2e/look-at-it.e2e.test.ts' };
+  // Step 22's incidents: the e2e test runs every scenario through these, ids filled in.
+  const answer = 'answer( --help| --service (\\w+|<service>) --cause ([\\w-]+|<cause>)( --trace <trace id> --span <span id>)?)';
+  if (new RegExp(`^pnpm incident( (list|stop|reveal|start( [\\w-]+| --random( --seed \\d+)?)?|${answer}))?$`).test(command)) {
+    return { kind: 'ci', where: 'shared/e2e/incidents.e2e.test.ts' };
+  }
   if (/^pnpm screenshots$/.test(command)) return { kind: 'ci', where: 'shared/e2e/look-at-it.e2e.test.ts' };
   // The tool named in running text, with a placeholder: run for real by the e2e tests above.
   if (/^pnpm (traces|logs)( <service>)?$/.test(command)) return { kind: 'ci', where: 'shared/e2e/docs.e2e.test.ts' };

@@ -5,7 +5,7 @@
 // (offlineFlagSourcePath), but it polls the file every 5 s; the provider below polls every 100 ms,
 // so that a change takes effect well within a second, and keeps the last good flags when a change
 // is not a valid flag file.
-import { readFileSync, statSync, unwatchFile, watchFile } from 'node:fs';
+import { copyFileSync, existsSync, linkSync, readFileSync, rmSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlagdCore } from '@openfeature/flagd-core';
@@ -17,6 +17,7 @@ import {
   TelemetryAttribute,
   type EvaluationContext,
   type JsonValue,
+  type Logger,
   type Provider,
   type ResolutionDetails,
 } from '@openfeature/server-sdk';
@@ -25,20 +26,45 @@ import {
 export const FLAGS = ['slow-words', 'tier-errors', 'lost-context', 'blocked-loop', 'leaky-cache', 'retry-storm', 'silent-fallback'] as const;
 export type Flag = (typeof FLAGS)[number];
 
-// FLAGS_FILE, relative to the stage's folder (where pnpm runs its start script), or the stage's own flags.json.
-const FLAGS_FILE = resolve(process.env.FLAGS_FILE || fileURLToPath(new URL('../flags.json', import.meta.url)));
+// FLAGS_FILE, relative to the stage's folder (where pnpm runs its start script), or flags.local.json
+// next to flags.json: a copy of it, made on the first start and ignored by git, which you and
+// `pnpm incident` change while flags.json stays as committed, every fault off.
+const FLAGS_FILE = process.env.FLAGS_FILE ? resolve(process.env.FLAGS_FILE) : localCopy();
 const POLL_MS = 100;
 const MAX_BYTES = 1_000_000;
+
+const say = (...said: unknown[]): void => console.error('flags:', ...said);
+const QUIET: Logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
+
+/** flags.local.json, copied from flags.json when there is none; the three services start at once, so it is linked into place whole, once. */
+function localCopy(): string {
+  const file = fileURLToPath(new URL('../flags.local.json', import.meta.url));
+  if (existsSync(file)) return file;
+  const partial = `${file}.${process.pid}.tmp`;
+  copyFileSync(fileURLToPath(new URL('../flags.json', import.meta.url)), partial);
+  try {
+    linkSync(partial, file);
+  } catch (err) {
+    // Another service made it first.
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  } finally {
+    rmSync(partial, { force: true });
+  }
+  return file;
+}
 
 /** flagd's evaluation engine on a file: what the file says, re-read whenever it changes. */
 class FlagFileProvider implements Provider {
   readonly metadata = { name: 'flagd' };
   readonly runsOn = 'server';
   readonly events = new OpenFeatureEventEmitter();
-  private readonly core = new FlagdCore();
+  // flagd's warnings (a targeting rule it cannot parse) under this file's prefix; its debug lines are dropped.
+  private readonly core = new FlagdCore(undefined, { ...QUIET, warn: (...said) => say(...said), error: (...said) => say(...said) });
   private text: string | undefined;
   private good = false;
   private readonly file: string;
+  /** Flags whose targeting could not be evaluated since the file was last read: said once each. */
+  private readonly unevaluable = new Set<string>();
 
   constructor(file: string) {
     this.file = file;
@@ -72,13 +98,13 @@ class FlagFileProvider implements Provider {
     if (text === this.text) return;
     let changed: string[];
     try {
-      // JSON's own message first (where a brace is missing, say): flagd's says only that the file is invalid.
-      const parsed = JSON.parse(text) as { flags?: Record<string, { variants?: Record<string, unknown> } | null> };
+      // Where the JSON breaks first (a missing brace, say): flagd's message says only that the file is invalid.
+      const parsed = parseOrSayWhere(text) as { flags?: Record<string, { variants?: Record<string, unknown> } | null> };
       // Every fault is on or off: a variant that is not true or false would switch it off unseen.
       const wrong = Object.entries(parsed.flags ?? {}).filter(([, flag]) => Object.values(flag?.variants ?? {}).some((v) => typeof v !== 'boolean'));
       if (wrong.length > 0) throw new Error(`the variants of ${wrong.map(([key]) => key).join(', ')} must be true or false`);
       // Tried on an engine of its own first: the live one keeps the last good flags if this fails.
-      const trial = new FlagdCore();
+      const trial = new FlagdCore(undefined, QUIET);
       trial.setConfigurations(text);
       // A file that parses but holds no flags is a mistake too (a wrong top-level key, say).
       if (trial.getFlags().size === 0) throw new Error('it holds no flags');
@@ -88,6 +114,7 @@ class FlagFileProvider implements Provider {
       return this.refuse(`is not a valid flag file (${oneLine(err)})`, text);
     }
     this.text = text;
+    this.unevaluable.clear();
     if (!this.good) console.log(`flags: ${this.core.getFlags().size} flags from ${this.file}; a change to the file takes effect within a second`);
     else if (changed.length > 0) console.log(`flags: ${this.file} changed, flags reloaded`);
     this.good = true;
@@ -101,7 +128,15 @@ class FlagFileProvider implements Provider {
   }
 
   async resolveBooleanEvaluation(key: string, byDefault: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
-    return this.core.resolveBooleanEvaluation(key, byDefault, context);
+    const result = this.core.resolveBooleanEvaluation(key, byDefault, context);
+    // A targeting rule that cannot be evaluated (an unknown operator, a variant that does not
+    // exist) gives the default value, off: a fault switched off without a word, unless said here.
+    // A flag the file does not hold is off on purpose, and says nothing.
+    if (result.reason === 'ERROR' && result.errorCode !== 'FLAG_NOT_FOUND' && !this.unevaluable.has(key)) {
+      this.unevaluable.add(key);
+      console.error(`flags: ${key} in ${this.file} cannot be evaluated (${result.errorMessage ?? result.errorCode}): it counts as off until the file is fixed`);
+    }
+    return result;
   }
   async resolveStringEvaluation(key: string, byDefault: string, context: EvaluationContext): Promise<ResolutionDetails<string>> {
     return this.core.resolveStringEvaluation(key, byDefault, context);
@@ -111,6 +146,36 @@ class FlagFileProvider implements Provider {
   }
   async resolveObjectEvaluation<T extends JsonValue>(key: string, byDefault: T, context: EvaluationContext): Promise<ResolutionDetails<T>> {
     return this.core.resolveObjectEvaluation(key, byDefault, context);
+  }
+}
+
+/**
+ * JSON.parse, with an error that says where the text stops being JSON and never what it holds there:
+ * FLAGS_FILE may name any file, and JSON.parse's own message quotes its first characters.
+ */
+function parseOrSayWhere(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // The longest prefix that is JSON so far (it parses, or fails only for ending there); the text is at most 1 MB.
+    const sound = (length: number): boolean => {
+      try {
+        JSON.parse(text.slice(0, length));
+        return true;
+      } catch (err) {
+        const message = (err as Error).message;
+        return message.startsWith('Unexpected end of JSON input') || message.includes(`at position ${length} `) || message.endsWith(`at position ${length}`);
+      }
+    };
+    let [low, high] = [0, text.length];
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2);
+      if (sound(middle)) low = middle;
+      else high = middle - 1;
+    }
+    if (low >= text.length) throw new Error('the JSON ends before it is complete');
+    const before = text.slice(0, low);
+    throw new Error(`not JSON from line ${before.split('\n').length}, column ${low - before.lastIndexOf('\n')} on`);
   }
 }
 

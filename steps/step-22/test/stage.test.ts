@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   describeLogSecrets,
+  itKeepsItsPromises,
   itMatchesTelemetrySnapshot,
   SpanKind,
   startOtlpReceiver,
@@ -20,6 +21,7 @@ import {
   type StageExit,
   type StageRun,
 } from '@otel-steps/shared/harness';
+import { lesson } from './promises.ts';
 
 const SHIPPED = JSON.parse(readFileSync(new URL('../flags.json', import.meta.url), 'utf8')) as { flags: Record<string, { defaultVariant: string }> };
 const FAULTS = ['slow-words', 'tier-errors', 'lost-context', 'blocked-loop', 'leaky-cache', 'retry-storm', 'silent-fallback'];
@@ -34,6 +36,11 @@ async function until<T>(value: () => T, done: (v: T) => boolean, what: string, m
 }
 // A flag file saved half-way.
 const MALFORMED = '{ "flags": { "tier-errors": ';
+// FLAGS_FILE may name any file: one that is not JSON must not be echoed, whatever it holds.
+const NOT_JSON = 'password=hunter2 not a flag file';
+// tier-errors on, through a targeting rule flagd parses but cannot evaluate: it counts as off, and says so.
+const RULE = { ...SHIPPED.flags['tier-errors'], defaultVariant: 'on', targeting: { if: [true, 'gone', 'on'] } };
+const UNEVALUABLE = JSON.stringify({ flags: { ...SHIPPED.flags, 'tier-errors': RULE } });
 const NOT_BOOLEAN = JSON.stringify({ flags: { 'tier-errors': { state: 'ENABLED', variants: { on: 'yes', off: 'no' }, defaultVariant: 'on' } } });
 const now = (): bigint => BigInt(Date.now()) * 1_000_000n;
 const service = (x: { resource: Record<string, unknown> }): string => String(x.resource['service.name']);
@@ -57,6 +64,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   let switchedInMs = Number.NaN;
   let afterMalformed: { statuses: number[]; lines: string[] } = { statuses: [], lines: [] };
   const afterUnusable: number[] = [];
+  let notJsonLines: string[] = [];
+  let unevaluable: { statuses: number[]; lines: string[] } = { statuses: [], lines: [] };
   const paths = ['/', '/error', '/nope', '/healthz'];
   const sentAt: bigint[] = [];
 
@@ -132,6 +141,20 @@ describe('step-22: faults switched on and off while it runs, each found in its s
       afterUnusable.push(...(await sequential(2, get(gold))).map((a) => a.status));
     }
 
+    // A file that is not JSON at all: said by where it breaks, never by what it holds.
+    const beforeNotJson = stage.output().length;
+    writeFileSync(FLAGS_FILE, NOT_JSON);
+    const notJson = (): string[] => stage.output().slice(beforeNotJson).split('\n').filter((l) => l.includes('is not a valid flag file'));
+    await until(() => notJson().length, (n) => n === 3, 'services that refused a file that is not JSON');
+    notJsonLines = notJson();
+    // A rule that cannot be evaluated: the fault is off, and greeter says so once, however many requests.
+    const beforeRule = stage.output().length;
+    writeFileSync(FLAGS_FILE, UNEVALUABLE);
+    const reloadedRule = (): number => stage.output().slice(beforeRule).split('\n').filter((l) => l.includes('flags reloaded')).length;
+    await until(reloadedRule, (n) => n === 3, 'services that reloaded the rule');
+    const ruleStatuses = (await sequential(3, get(gold))).map((a) => a.status);
+    unevaluable = { statuses: ruleStatuses, lines: stage.output().slice(beforeRule).split('\n').filter((l) => l.includes('cannot be evaluated')) };
+
     await phase('slow-words', ['slow-words'], () => times(30, get()));
     // Two readings after the requests: the second was taken after the last of them.
     await phase('blocked-loop', ['blocked-loop'], () => times(3, get()), ['step-22-words', 2]);
@@ -188,14 +211,21 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     expect(afterMalformed.statuses).toEqual([500, 500, 500]);
     // No flags, or a fault that is not on or off: refused too, tier-errors still on.
     expect(afterUnusable).toEqual([500, 500, 500, 500]);
-    let why = '';
-    try {
-      JSON.parse(MALFORMED);
-    } catch (err) {
-      why = (err as Error).message;
-    }
-    const line = `flags: ${FLAGS_FILE} is not a valid flag file (${why}): keeping the last good flags until it is fixed`;
+    const line = `flags: ${FLAGS_FILE} is not a valid flag file (the JSON ends before it is complete): keeping the last good flags until it is fixed`;
     expect(afterMalformed.lines.sort()).toEqual(['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line}`));
+  });
+
+  it('a file that is not JSON: the line says where it breaks, and nothing of what it holds', () => {
+    const line = `flags: ${FLAGS_FILE} is not a valid flag file (not JSON from line 1, column 1 on): keeping the last good flags until it is fixed`;
+    expect(notJsonLines.sort()).toEqual(['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line}`));
+    expect(stage.output()).not.toContain('hunter2');
+  });
+
+  it('a targeting rule that cannot be evaluated: the fault counts as off, and greeter says so on stderr, once', () => {
+    expect(unevaluable.statuses).toEqual([200, 200, 200]);
+    const why = "Variant 'gone' not found in flag with key 'tier-errors'";
+    const line = `[greeter] flags: tier-errors in ${FLAGS_FILE} cannot be evaluated (${why}): it counts as off until the file is fixed`;
+    expect(unevaluable.lines).toEqual([line]);
   });
 
   it('slow-words: about three in ten /word spans of words take 1.5 s, the others not', () => {
@@ -261,7 +291,10 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     expect(keys('gateway')).toEqual(['leaky-cache', 'retry-storm']);
     expect(keys('greeter')).toEqual(['lost-context', 'tier-errors']);
     expect(keys('words')).toEqual(['blocked-loop', 'silent-fallback', 'slow-words']);
-    expect(events.every((e) => e['feature_flag.provider.name'] === 'flagd' && e['feature_flag.result.reason'] === 'static')).toBe(true);
+    expect(events.every((e) => e['feature_flag.provider.name'] === 'flagd')).toBe(true);
+    // Static, but for the rule that could not be evaluated.
+    const reasons = new Set(events.map((e) => `${String(e['feature_flag.key'])} ${String(e['feature_flag.result.reason'])}`));
+    expect([...reasons].filter((r) => !r.endsWith(' static'))).toEqual(['tier-errors error']);
     expect(events.filter((e) => 'feature_flag.result.variant' in e || 'feature_flag.result.value' in e)).toEqual([]);
   });
 
@@ -271,3 +304,6 @@ describe('step-22: faults switched on and off while it runs, each found in its s
 });
 
 describeLogSecrets('step-22', { logs: true });
+
+// The chapter's promises, in a run of their own, as pnpm check would hold a learner's code to them.
+itKeepsItsPromises(lesson);
