@@ -118,7 +118,7 @@ describe('collector config layers', () => {
 describe('the query-secret pattern of the collector config', () => {
   const config = readFileSync(join(COLLECTOR_DIR, 'otel-collector-config.yaml'), 'utf8');
   // Every statement's pattern, as the collector reads it (the YAML string unescaped).
-  const patterns = [...config.matchAll(/"(\(\?i\)\(\(\?:\^\|\[\?&;\]\).*?)", "\$\$\{1\}\*\*\*\*"\)/g)].map((m) => JSON.parse(`"${m[1]}"`) as string);
+  const patterns = [...config.matchAll(/"(\(\?i\)\(\(\?:\^\|\[\?&;#\]\).*?)", "\$\$\{1\}\*\*\*\*"\)/g)].map((m) => JSON.parse(`"${m[1]}"`) as string);
 
   it('is the same in every statement: spans, span names, span events, log bodies and log attributes', () => {
     expect(patterns).toHaveLength(6);
@@ -135,6 +135,8 @@ describe('the query-secret pattern of the collector config', () => {
     ['Route GET:/x?access_token=abc not found', 'Route GET:/x?access_token=**** not found'],
     ['?page=2&tokens_left=3', '?page=2&tokens_left=****'],
     ['?page=2&lang=en', '?page=2&lang=en'],
+    // A fragment, as an OAuth implicit flow hands a token to a page, in any attribute that keeps one.
+    ['https://app.example/cb#access_token=abc&token_type=bearer', 'https://app.example/cb#access_token=****&token_type=****'],
   ])('masks %s as %s', (text, expected) => {
     expect(mask(text)).toBe(expected);
   });
