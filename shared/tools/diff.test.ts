@@ -107,13 +107,14 @@ describe('pnpm diff on fixture stages (OTEL_STEPS_ROOT)', () => {
   write('step-02/README.md', 'two\n');
   write('step-02/telemetry.txt', '## GET /\nGET  [server]\n  hello  [internal]\n');
   write('step-02/node_modules/x/index.js', 'two\n');
+  write('step-02/flags.local.json', '{"flags": {}}\n');
   write('step-03/package.json', pkg('03', '    "@opentelemetry/api": "catalog:",\n    "fastify": "catalog:"'));
   write('step-03/src/app.ts', app);
   write('step-03/otel.env', 'OTEL_SERVICE_NAME=three\n');
   write('step-03/telemetry.txt', '## GET /\nhello  [internal]\n');
   write('step-04/package.json', pkg('04', '    "fastify": "catalog:"'));
 
-  it('ignores README.md, telemetry.txt, node_modules and package.json name, description and version', () => {
+  it('ignores README.md, telemetry.txt, node_modules, a *.local.json and package.json name, description and version', () => {
     const { code, stdout } = diff(['01', '02'], root);
     expect(code).toBe(0);
     expect(stdout).toContain('no code differences between step-01 and step-02');

@@ -17,7 +17,7 @@ Shows what changed from the first stage to the second: the stage folders' files,
 relative to the stage (a/src/app.ts is the first stage's, b/src/app.ts the second's).
 A stage is 06, 6 or step-06; an exercise (pnpm exercise 08) is exercise-08. Paths (e.g. -- src) limit the diff to those files or folders.
 
-Not shown: README.md, telemetry.txt, the tests (test/), node_modules, lockfiles, logs, and the name, description
+Not shown: README.md, telemetry.txt, the tests (test/), node_modules, lockfiles, logs, a running stage's *.local.json, and the name, description
 and version lines of package.json, which differ between every two stages.
 
 Options:
@@ -35,7 +35,7 @@ const IGNORED_ANYWHERE = new Set(['node_modules', 'coverage', '.DS_Store', 'pnpm
 const IGNORED_AT_STAGE_ROOT = new Set(['README.md', 'telemetry.txt', 'test']);
 // Two-space indent: only package.json's own top-level fields, never a dependency's.
 const PACKAGE_IDENTITY_LINE = /^ {2}"(?:name|description|version)":.*\n/gm;
-const IGNORED_SUMMARY = 'README.md, telemetry.txt, test/, node_modules, lockfiles, package.json name/description/version';
+const IGNORED_SUMMARY = 'README.md, telemetry.txt, test/, node_modules, lockfiles, *.local.json, package.json name/description/version';
 
 const stepsRoot = process.env.OTEL_STEPS_ROOT
   ? resolve(process.env.OTEL_STEPS_ROOT)
@@ -64,7 +64,8 @@ function stageFiles(stageDir: string, rel = ''): string[] {
   const files: string[] = [];
   for (const entry of readdirSync(join(stageDir, rel), { withFileTypes: true })) {
     const path = rel === '' ? entry.name : `${rel}/${entry.name}`;
-    if (IGNORED_ANYWHERE.has(entry.name) || entry.name.endsWith('.log')) continue;
+    // *.local.json: a running stage's own state, git-ignored (step 22's flags.local.json, which pnpm incident writes).
+    if (IGNORED_ANYWHERE.has(entry.name) || entry.name.endsWith('.log') || entry.name.endsWith('.local.json')) continue;
     if (rel === '' && IGNORED_AT_STAGE_ROOT.has(entry.name)) continue;
     if (entry.isDirectory()) files.push(...stageFiles(stageDir, path));
     else if (entry.isFile()) files.push(path);
