@@ -62,6 +62,8 @@ class FlagFileProvider implements Provider {
   private readonly core = new FlagdCore(undefined, { ...QUIET, warn: (...said) => say(...said), error: (...said) => say(...said) });
   private text: string | undefined;
   private good = false;
+  /** The last refusal said, until a good file is read. */
+  private refused: string | undefined;
   private readonly file: string;
   /** Flags whose targeting could not be evaluated since the file was last read: said once each. */
   private readonly unevaluable = new Set<string>();
@@ -89,7 +91,11 @@ class FlagFileProvider implements Provider {
     let text: string;
     try {
       // A flag file is a few kilobytes: a huge one would stall every service while it is parsed.
-      const { size } = statSync(this.file);
+      const stat = statSync(this.file);
+      // Only a file: a FIFO would block every service's event loop on the read, and a device
+      // (/dev/zero) says size 0 and never ends.
+      if (!stat.isFile()) return this.refuse('is not a regular file', '(not a file)');
+      const { size } = stat;
       if (size > MAX_BYTES) return this.refuse(`is ${size} bytes, more than a flag file needs (${MAX_BYTES} at most)`, `(size ${size})`);
       text = readFileSync(this.file, 'utf8');
     } catch (err) {
@@ -114,6 +120,7 @@ class FlagFileProvider implements Provider {
       return this.refuse(`is not a valid flag file (${oneLine(err)})`, text);
     }
     this.text = text;
+    this.refused = undefined;
     this.unevaluable.clear();
     if (!this.good) console.log(`flags: ${this.core.getFlags().size} flags from ${this.file}; a change to the file takes effect within a second`);
     else if (changed.length > 0) console.log(`flags: ${this.file} changed, flags reloaded`);
@@ -124,6 +131,11 @@ class FlagFileProvider implements Provider {
   private refuse(why: string, text: string): void {
     if (text === this.text) return;
     this.text = text;
+    // Said once until a good file is read: a file rewritten again and again with the same fault
+    // (the same line) must not flood the console.
+    const line = `flags: ${this.file} ${why}`;
+    if (line === this.refused) return;
+    this.refused = line;
     console.error(`flags: ${this.file} ${why}: ${this.good ? 'keeping the last good flags' : 'every fault stays off'} until it is fixed`);
   }
 

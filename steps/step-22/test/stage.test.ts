@@ -2,7 +2,8 @@
 // test's own: switches each fault on while they run, and checks over OTLP that each one shows in
 // the signal the chapter finds it through; a change takes effect within a second, and a malformed
 // file changes nothing.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +66,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   let afterMalformed: { statuses: number[]; lines: string[] } = { statuses: [], lines: [] };
   const afterUnusable: number[] = [];
   let notJsonLines: string[] = [];
+  let fifoStatus = 0;
+  let floodLines = 0;
   let unevaluable: { statuses: number[]; lines: string[] } = { statuses: [], lines: [] };
   const paths = ['/', '/error', '/nope', '/healthz'];
   const sentAt: bigint[] = [];
@@ -147,6 +150,23 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     const notJson = (): string[] => stage.output().slice(beforeNotJson).split('\n').filter((l) => l.includes('is not a valid flag file'));
     await until(() => notJson().length, (n) => n === 3, 'services that refused a file that is not JSON');
     notJsonLines = notJson();
+    // A FIFO put in its place: a read would block every service; refused, and still serving.
+    const beforeFifo = stage.output().length;
+    const fifo = `${FLAGS_FILE}.fifo`;
+    execFileSync('mkfifo', [fifo]);
+    renameSync(fifo, FLAGS_FILE);
+    const notAFile = (): number => stage.output().slice(beforeFifo).split('\n').filter((l) => l.includes('is not a regular file')).length;
+    await until(notAFile, (n) => n === 3, 'services that refused a FIFO');
+    fifoStatus = (await stage.get('/')).status;
+    rmSync(FLAGS_FILE);
+    // The same fault written again and again (each time other bytes): one line from each service, not one a write.
+    const beforeFlood = stage.output().length;
+    for (let i = 0; i < 6; i++) {
+      writeFileSync(FLAGS_FILE, `${MALFORMED}${' '.repeat(i)}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await until(() => stage.output().slice(beforeFlood).split('\n').filter((l) => l.includes('is not a valid flag file')).length, (n) => n >= 3, 'refusals');
+    floodLines = stage.output().slice(beforeFlood).split('\n').filter((l) => l.includes('is not a valid flag file')).length;
     // A rule that cannot be evaluated: the fault is off, and greeter says so once, however many requests.
     const beforeRule = stage.output().length;
     writeFileSync(FLAGS_FILE, UNEVALUABLE);
@@ -219,6 +239,14 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     const line = `flags: ${FLAGS_FILE} is not a valid flag file (not JSON from line 1, column 1 on): keeping the last good flags until it is fixed`;
     expect(notJsonLines.sort()).toEqual(['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line}`));
     expect(stage.output()).not.toContain('hunter2');
+  });
+
+  it('a FIFO or a device in place of the file: refused in one line, never read, still serving', () => {
+    expect(fifoStatus).toBe(200);
+  });
+
+  it('a malformed file rewritten six times with the same fault: one line from each service, not one a write', () => {
+    expect(floodLines).toBe(3);
   });
 
   it('a targeting rule that cannot be evaluated: the fault counts as off, and greeter says so on stderr, once', () => {
