@@ -128,7 +128,7 @@ export function runnerOf(command: string): Runner {
   // with the id of the trace it looked at.
   if (/^pnpm (traces|logs) --trace <trace id>$/.test(command)) return { kind: 'ci', where: 'shared/e2e/look-at-it.e2e.test.ts' };
   // Step 22's incidents: the e2e test runs every scenario through these, ids filled in.
-  const answer = 'answer( --help| --service (\\w+|<service>) --cause ([\\w-]+|<cause>)( --trace <trace id> --span <span id>)?)';
+  const answer = 'answer( --help| --service (\\w+|<service>) --cause ([\\w-]+|<cause>)( --trace <trace id> --span <span id>| --metric <metric>)?)';
   if (new RegExp(`^pnpm incident( (list|stop|reveal|start( [\\w-]+| --random( --seed \\d+)?)?|${answer}))?$`).test(command)) {
     return { kind: 'ci', where: 'shared/e2e/incidents.e2e.test.ts' };
   }

@@ -2,13 +2,14 @@
 // and the checks of the evidence on traces and log records shaped as Jaeger and VictoriaLogs
 // return them. The e2e suite (shared/e2e/incidents.e2e.test.ts) runs every scenario for real.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { JaegerSpan, JaegerTrace, LogRecord } from '../backends/index.ts';
 import { REPO_ROOT } from '../repo.ts';
-import { CAUSES, diagnose, flagFile, flagsWith, judgeLogs, judgeSpan, pick, run, runningIn, SCENARIOS, STAGE_DIR, TEMPLATE } from './incident.ts';
+import { CAUSES, diagnose, flagFile, flagsWith, judgeMetric, judgeSpan, NOT_CONFIRMED, pick, run, runningIn } from './incident.ts';
+import { SCENARIOS, STAGE_DIR, TEMPLATE } from './incident.ts';
 import type { Ran, Scenario } from './incident.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'incident-'));
@@ -49,7 +50,7 @@ describe('pnpm incident start, reveal, stop', () => {
     const started = await incident('start', 'lost-context');
     expect(started.code).toBe(0);
     expect(on()).toEqual(['lost-context']);
-    expect((await incident('reveal')).out).toMatch(/^lost-context: words, broken-propagation, found through the traces, since \d\d:\d\d:\d\d UTC\n$/);
+    expect((await incident('reveal')).out).toMatch(/^lost-context: words, broken-propagation, found through the traces, since \d\d:\d\d:\d\d UTC\n {2}a hint to give: .+\n$/);
     expect((await incident('stop')).code).toBe(0);
     expect(readFileSync(FLAGS, 'utf8')).toBe(readFileSync(TEMPLATE, 'utf8'));
     expect((await incident('reveal')).out).toContain('no incident is running');
@@ -89,29 +90,65 @@ describe('pnpm incident, the script', () => {
     const script = (...args: string[]) => spawnSync(process.execPath, ['shared/tools/incident.ts', ...args], { cwd: REPO_ROOT, encoding: 'utf8', env });
     const unknown = script('start', 'slow-gateway');
     expect([unknown.status, unknown.stdout, unknown.stderr.split(':')[0]]).toEqual([2, '', 'incident']);
-    const wrong = script('answer', '--service', 'words', '--cause', 'latency');
+    const wrong = script('answer', '--service', 'words', '--cause', 'latency', '--metric', 'http_server_request_duration_seconds');
     expect([wrong.status, wrong.stdout.slice(0, 2)]).toEqual([1, '✗ ']);
   });
 });
 
 describe('pnpm incident answer, without evidence to fetch', () => {
-  it('a wrong service, a wrong cause: exit 1 with a ✗ and a hint; a metrics scenario: ✓ with service and cause only', async () => {
+  // The same ✗ for a wrong service, a wrong cause and the right diagnosis with evidence that does
+  // not show it: an answer that said "right service" would let a learner find the fault by asking.
+  const notConfirmed = (service: string, cause: string) => `✗ ${service}, ${cause}: ${NOT_CONFIRMED}`;
+  it('a wrong service, a wrong cause, the right one with a metric that does not show it: the same ✗ and the same general hint', async () => {
     await incident('start', 'blocked-loop');
-    const service = await incident('answer', '--service', 'gateway', '--cause', 'blocked-event-loop');
-    expect([service.code, service.out.split('\n')[0]]).toEqual([1, '✗ the fault is not in gateway']);
-    expect(service.out).toContain('hint: ');
-    const cause = await incident('answer', '--service', 'words', '--cause', 'latency');
-    expect([cause.code, cause.out.split('\n')[0]]).toEqual([1, '✗ right service, words, but the cause is not latency']);
-    const ok = await incident('answer', '--service', 'step-22-words', '--cause', 'blocked-event-loop');
-    expect([ok.code, ok.out.split('\n')[0]]).toEqual([0, expect.stringMatching(/^✓ words, blocked-event-loop: this one shows in the metrics only/)]);
+    const answers = await Promise.all(
+      [['gateway', 'blocked-event-loop'], ['words', 'latency'], ['words', 'blocked-event-loop']].map(([service, cause]) =>
+        incident('answer', '--service', service!, '--cause', cause!, '--metric', 'http_server_request_duration_seconds')),
+    );
+    expect(answers.map((a) => a.code)).toEqual([1, 1, 1]);
+    const expected = [notConfirmed('gateway', 'blocked-event-loop'), notConfirmed('words', 'latency'), notConfirmed('words', 'blocked-event-loop')];
+    expect(answers.map((a) => a.out.split('\n')[0])).toEqual(expected);
+    const rest = new Set(answers.map((a) => a.out.split('\n').slice(1).join('\n')));
+    expect(rest.size).toBe(1);
+    expect([...rest][0]).not.toContain(scenario('blocked-loop').hint);
   });
 
-  it('a traces scenario, named right but with no evidence: exit 1, asking for the trace and span', async () => {
+  it('no evidence, or both kinds: exit 2, asking for it the same way whatever runs; none running: ✗', async () => {
     await incident('start', 'slow-words');
     const bare = await incident('answer', '--service', 'words', '--cause', 'latency');
-    expect([bare.code, bare.out.trim()]).toEqual([1, '✗ right service and cause; now the evidence: --trace and --span of the span that shows it']);
+    const needs = 'an answer needs its evidence: --trace and --span (of a span, or of a log record), or --metric NAME for a fault only the metrics show';
+    expect([bare.code, bare.err]).toEqual([2, `incident: ${needs}\n`]);
+    await incident('start', 'leaky-cache');
+    expect((await incident('answer', '--service', 'words', '--cause', 'latency')).err).toBe(bare.err);
+    const both = await incident('answer', '--service', 'words', '--cause', 'latency', '--metric', 'x', '--trace', 'a'.repeat(32), '--span', 'b'.repeat(16));
+    expect(both.code).toBe(2);
     await incident('stop');
-    expect((await incident('answer', '--service', 'words', '--cause', 'latency')).out).toMatch(/^✗ no incident is running/);
+    expect((await incident('answer', '--service', 'words', '--cause', 'latency', '--metric', 'x')).out).toMatch(/^✗ no incident is running/);
+  });
+
+  it('a value that is no id or metric name is refused with control characters escaped and the value cut short', async () => {
+    const ran = await incident('answer', '--service', '\u001b]0;PWNED\u0007', '--cause', 'latency', '--metric', 'x');
+    expect(ran.err).toBe('incident: unknown service "\\u001b]0;PWNED\\u0007": one of gateway, greeter, words\n');
+    const long = await incident('answer', '--service', 'words', '--cause', 'latency', '--trace', 'f'.repeat(5000), '--span', 'b'.repeat(16));
+    expect(long.err.length).toBeLessThan(200);
+  });
+});
+
+describe('pnpm incident start and stop: only a flag file is written', () => {
+  it('refuses the committed template, a file that is not a flag file, and a folder, leaving each as it is', async () => {
+    const template = readFileSync(TEMPLATE, 'utf8');
+    const atTemplate = await run(['start', '--random'], { FLAGS_FILE: 'flags.json' });
+    expect([atTemplate.code, atTemplate.err]).toEqual([2, expect.stringContaining('is the committed template')]);
+    expect(readFileSync(TEMPLATE, 'utf8')).toBe(template);
+    const other = join(dir, 'package.json');
+    writeFileSync(other, '{"name": "not flags"}\n');
+    const notFlags = await run(['stop'], { FLAGS_FILE: other });
+    expect([notFlags.code, notFlags.err]).toEqual([2, expect.stringContaining('is not a flag file, and is left as it is')]);
+    expect(readFileSync(other, 'utf8')).toBe('{"name": "not flags"}\n');
+    const folder = join(dir, 'folder.json');
+    mkdirSync(folder);
+    expect((await run(['stop'], { FLAGS_FILE: folder })).err).toContain('is not a regular file');
+    expect(readdirSync(dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 });
 
@@ -136,47 +173,57 @@ const trace = (...spans: JaegerSpan[]): JaegerTrace => ({
 });
 const SERVER = { 'span.kind': 'server' };
 
-describe('the evidence, a span of a trace in Jaeger', () => {
+describe('the evidence, a span of a trace in Jaeger and its log records', () => {
   const slow = trace(
     span('a', 'GET /', 'g', { ms: 1510, tags: SERVER }),
     span('b', 'GET', 'r', { parent: 'a', ms: 1505 }),
     span('c', 'GET /word', 'w', { parent: 'b', ms: 1502, tags: SERVER }),
   );
+  const judge = (name: string, t: JaegerTrace, spanId: string, records: LogRecord[] = []) => {
+    const found = scenario(name);
+    return judgeSpan(found, found.service, found.cause, { trace: t, spanId, records }, STARTED);
+  };
+  const refused = /^✗ \S+, \S+: not confirmed: either that is not the running fault, or the evidence does not show it\n {2}the evidence: /;
   it('slow-words: the slow span of words is taken; its slow caller in greeter, a fast span, or one from before the incident are not', () => {
-    const taken = judgeSpan(scenario('slow-words'), slow, 'c', STARTED);
-    expect(taken).toMatchObject({ ok: true, line: expect.stringContaining('span c (GET /word, 1502 ms) shows it') });
-    expect(judgeSpan(scenario('slow-words'), slow, 'b', STARTED).line).toMatch(/^✗ span b \(GET\) belongs to step-22-greeter, not step-22-words/);
+    expect(judge('slow-words', slow, 'c')).toMatchObject({ ok: true, line: expect.stringContaining("span c is step-22-words's GET /word, 1502 ms") });
+    expect(judge('slow-words', slow, 'b').line).toMatch(refused);
+    expect(judge('slow-words', slow, 'b').line).toContain("span b is step-22-greeter's GET, 1505 ms");
     const fast = trace(span('c', 'GET /word', 'w', { ms: 4, tags: SERVER }));
-    expect(judgeSpan(scenario('slow-words'), fast, 'c', STARTED).line).toMatch(/^✗ span c looks healthy: GET \/word took 4 ms, as fast as usual\n {2}hint: /);
+    expect(judge('slow-words', fast, 'c').line).toMatch(refused);
     const old = trace(span('c', 'GET /word', 'w', { ms: 1502, after: -60 }));
-    const before = judgeSpan(scenario('slow-words'), old, 'c', STARTED);
-    expect(before.line).toBe('✗ span c is from before this incident started (12:00:00 UTC): show one from since then');
-    expect(judgeSpan(scenario('slow-words'), slow, 'z', STARTED).line).toMatch(/^✗ trace t+ has no span z/);
+    expect(judge('slow-words', old, 'c').line).toBe('✗ span c is from before this incident started (12:00:00 UTC): show one from since then');
+    expect(judge('slow-words', slow, 'z').line).toMatch(/^✗ trace t+ has no span z/);
+    // The same span for a diagnosis that is not the running one: the same ✗, the same facts.
+    expect(judgeSpan(undefined, 'words', 'errors', { trace: slow, spanId: 'c', records: [] }, STARTED).line.split('\n').slice(1)).toEqual(
+      judge('slow-words', fast, 'c').line.split('\n').slice(1).map((l) => l.replace('4 ms', '1502 ms').replace(', no parent', '')),
+    );
   });
 
   it("tier-errors: an ERROR span of greeter's /greeting; not a healthy one, nor the tutorial's GET /error", () => {
     const failing = trace(span('r', 'GET /greeting', 'r', { tags: { ...SERVER, error: true, 'http.route': '/greeting' } }));
-    expect(judgeSpan(scenario('tier-errors'), failing, 'r', STARTED).ok).toBe(true);
+    expect(judge('tier-errors', failing, 'r').ok).toBe(true);
     const healthy = trace(span('r', 'GET /greeting', 'r', { tags: { ...SERVER, 'http.route': '/greeting' } }));
-    expect(judgeSpan(scenario('tier-errors'), healthy, 'r', STARTED).line).toMatch(/^✗ span r looks healthy: GET \/greeting did not fail/);
+    expect(judge('tier-errors', healthy, 'r').line).toMatch(refused);
     const onPurpose = trace(span('r', 'GET /error', 'r', { tags: { ...SERVER, error: true, 'http.route': '/error' } }));
-    expect(judgeSpan(scenario('tier-errors'), onPurpose, 'r', STARTED).line).toContain("is the tutorial's GET /error, which always fails");
+    expect(judge('tier-errors', onPurpose, 'r').ok).toBe(false);
   });
 
-  it('lost-context: a words span with no parent; not one whose context arrived', () => {
-    expect(judgeSpan(scenario('lost-context'), trace(span('w', 'GET /word', 'w', { tags: SERVER })), 'w', STARTED).ok).toBe(true);
-    expect(judgeSpan(scenario('lost-context'), slow, 'c', STARTED).line).toMatch(/^✗ span c looks healthy: GET \/word has a parent/);
+  it("lost-context: words' GET /word with no parent, called by greeter's fetch; not one whose context arrived, nor one made by hand", () => {
+    const lost = (agent: string) => trace(span('w', 'GET /word', 'w', { tags: { ...SERVER, 'http.route': '/word', 'user_agent.original': agent } }));
+    expect(judge('lost-context', lost('node'), 'w').ok).toBe(true);
+    expect(judge('lost-context', lost('curl/8.5.0'), 'w').line).toMatch(refused);
+    expect(judge('lost-context', slow, 'c').line).toMatch(refused);
   });
 
-  it('retry-storm: a gateway span whose trace calls greeter more than once; not an ordinary trace', () => {
+  it('retry-storm: a gateway span whose trace holds several calls from the gateway to greeter; not an ordinary trace, nor calls sent by hand into it', () => {
     const calls = [1, 2, 3].map((n) => span(`r${n}`, 'GET /greeting', 'r', { parent: 'a', tags: SERVER }));
-    expect(judgeSpan(scenario('retry-storm'), trace(span('a', 'GET /', 'g', { tags: SERVER }), ...calls), 'a', STARTED).ok).toBe(true);
-    const once = judgeSpan(scenario('retry-storm'), trace(span('a', 'GET /', 'g', { tags: SERVER }), calls[0]!), 'a', STARTED);
-    expect(once.line).toMatch(/^✗ span a looks healthy: its trace calls greeter once/);
+    expect(judge('retry-storm', trace(span('a', 'GET /', 'g', { tags: SERVER }), ...calls), 'a').ok).toBe(true);
+    expect(judge('retry-storm', trace(span('a', 'GET /', 'g', { tags: SERVER }), calls[0]!), 'a').line).toMatch(refused);
+    // A request to greeter that names the trace in its traceparent, with a parent no span of the trace has.
+    const forged = span('f', 'GET /greeting', 'r', { parent: 'ffffffffffffffff', tags: SERVER });
+    expect(judge('retry-storm', trace(span('a', 'GET /', 'g', { tags: SERVER }), calls[0]!, forged), 'a').ok).toBe(false);
   });
-});
 
-describe('the evidence, the log records of a span in VictoriaLogs', () => {
   const record = (fields: Partial<LogRecord>): LogRecord => ({
     _time: new Date(STARTED + 5000).toISOString(),
     'service.name': 'step-22-words',
@@ -184,19 +231,28 @@ describe('the evidence, the log records of a span in VictoriaLogs', () => {
     _msg: 'request completed',
     ...fields,
   });
-  it("silent-fallback: words' warn record is taken; its usual info records, another service's, or none at all are not", () => {
+  it("silent-fallback: a span of words with a warn record is taken; its usual info records, another service's span, or an error record are not", () => {
+    const words = trace(span('s', 'GET /word', 'w', { tags: SERVER }));
     const warned = [record({}), record({ severity_text: 'warn', severity_number: '13', _msg: 'dictionary lookup failed, answering the fallback word' })];
-    const taken = judgeLogs(scenario('silent-fallback'), warned, 's', STARTED);
-    expect(taken.line).toContain('the warn record "dictionary lookup failed, answering the fallback word" shows it');
-    expect(judgeLogs(scenario('silent-fallback'), [record({})], 's', STARTED).line).toMatch(/^✗ none of the records of span s is a warning \(info\)/);
-    const elsewhere = judgeLogs(scenario('silent-fallback'), [record({ 'service.name': 'step-22-greeter' })], 's', STARTED);
-    expect(elsewhere.line).toMatch(/come from step-22-greeter, not step-22-words/);
-    expect(judgeLogs(scenario('silent-fallback'), [], 's', STARTED).line).toMatch(/^✗ no log record was written in span s/);
-    // GET /error's record: a failure, but one that was not swallowed.
+    expect(judge('silent-fallback', words, 's', warned)).toMatchObject({ ok: true, line: expect.stringContaining('its log records: info, warn') });
+    expect(judge('silent-fallback', words, 's', [record({})]).line).toMatch(refused);
+    const greeter = trace(span('s', 'GET /greeting', 'r', { tags: SERVER }));
+    expect(judge('silent-fallback', greeter, 's', warned).ok).toBe(false);
     const error = record({ severity_text: 'error', severity_number: '17', _msg: 'Something went wrong on purpose' });
-    expect(judgeLogs(scenario('silent-fallback'), [error], 's', STARTED).line).toMatch(/^✗ none of the records of span s is a warning \(error\)/);
-    const old = [record({ severity_text: 'warn', _time: new Date(STARTED - 60_000).toISOString() })];
-    expect(judgeLogs(scenario('silent-fallback'), old, 's', STARTED).line).toMatch(/from before this incident started/);
+    expect(judge('silent-fallback', words, 's', [error]).ok).toBe(false);
+    expect(judge('silent-fallback', undefined as unknown as JaegerTrace, 's').line).toMatch(/^✗ Jaeger has no such trace/);
+  });
+});
+
+describe('the evidence, a runtime metric', () => {
+  it('blocked-loop and leaky-cache: the metric over its mark for the named service; under it, another metric, or another diagnosis are not', () => {
+    const loop = scenario('blocked-loop');
+    expect(judgeMetric(loop, 'words', 'blocked-event-loop', 'nodejs_eventloop_delay_p90_seconds', 0.35)).toMatchObject({ ok: true });
+    expect(judgeMetric(loop, 'words', 'blocked-event-loop', 'nodejs_eventloop_delay_p90_seconds', 0.02).ok).toBe(false);
+    expect(judgeMetric(loop, 'words', 'blocked-event-loop', 'v8js_memory_heap_used_bytes', 300e6).ok).toBe(false);
+    expect(judgeMetric(undefined, 'greeter', 'blocked-event-loop', 'nodejs_eventloop_delay_p90_seconds', 0.35).ok).toBe(false);
+    expect(judgeMetric(scenario('leaky-cache'), 'gateway', 'memory-leak', 'v8js.memory.heap.used', 210 * 1024 * 1024).ok).toBe(true);
+    expect(judgeMetric(scenario('leaky-cache'), 'gateway', 'memory-leak', 'v8js_memory_heap_used_bytes', Number.NaN).line).toContain('no data');
   });
 });
 
@@ -211,6 +267,6 @@ describe('flagsWith and diagnose', () => {
   it('names the scenario that matches service and cause, among several running', () => {
     const running = [scenario('slow-words'), scenario('leaky-cache')];
     expect(diagnose(running, 'gateway', 'memory-leak')).toBe(scenario('leaky-cache'));
-    expect(diagnose(running, 'greeter', 'errors')).toMatchObject({ ok: false, line: expect.stringMatching(/^✗ the fault is not in greeter/) });
+    expect(diagnose(running, 'greeter', 'errors')).toMatchObject({ ok: false, line: expect.stringMatching(/^✗ greeter, errors: not confirmed/) });
   });
 });

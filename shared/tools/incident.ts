@@ -6,7 +6,8 @@ import { randomInt } from 'node:crypto';
 import { readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BackendError, isErrorSpan, jaegerTrace, queryLogs, serviceOf, tag, type JaegerSpan, type JaegerTrace, type LogRecord } from '../backends/index.ts';
+import { BackendError, isErrorSpan, jaegerTrace, promQuery, queryLogs, serviceOf, tag } from '../backends/index.ts';
+import type { JaegerSpan, JaegerTrace, LogRecord } from '../backends/index.ts';
 import { USAGE_ERROR } from '../cli.ts';
 import { REPO_ROOT } from '../repo.ts';
 
@@ -39,10 +40,12 @@ export interface Scenario {
   cause: Cause;
   /** Where the chapter finds it, and so what evidence `answer` asks for. */
   signal: Signal;
-  /** Said with a wrong answer: where to look, without the answer. */
+  /** For an instructor to give (reveal prints it): where to look, without the answer. */
   hint: string;
   /** For a traces scenario: undefined when `span` shows the fault, or why it does not. */
   shows?: (span: JaegerSpan, trace: JaegerTrace) => string | undefined;
+  /** For a metrics scenario: the metric names that show it, and the PromQL whose answer is its value for the service now. */
+  metric?: { names: RegExp; query: (service: string) => string; over: number; unit: string };
 }
 
 const ms = (span: JaegerSpan): number => Math.round(span.duration / 1000);
@@ -80,7 +83,13 @@ export const SCENARIOS: Scenario[] = [
     cause: 'broken-propagation',
     signal: 'traces',
     hint: "Zipkin's Dependencies page, and the traces of each service: does every request still reach the end of one trace?",
-    shows: (span) => (parentOf(span) === undefined ? undefined : `${span.operationName} has a parent: its trace context arrived`),
+    // Greeter's own call, as its fetch sends it (user agent node), not a request made by hand to words.
+    shows: (span) => {
+      if (parentOf(span) !== undefined) return `${span.operationName} has a parent: its trace context arrived`;
+      if (!isServer(span) || routeOf(span) !== '/word') return `${span.operationName} is not words' GET /word`;
+      const agent = String(tag(span, 'user_agent.original') ?? tag(span, 'http.request.header.user-agent') ?? '');
+      return /^\[?"?node"?\]?$/.test(agent) ? undefined : `${span.operationName} was not called by greeter (user agent ${agent || 'none'})`;
+    },
   },
   {
     name: 'blocked-loop',
@@ -88,6 +97,12 @@ export const SCENARIOS: Scenario[] = [
     cause: 'blocked-event-loop',
     signal: 'metrics',
     hint: 'the runtime metrics of each process: nodejs_eventloop_delay_max_seconds, by job',
+    metric: {
+      names: /^nodejs[._]eventloop[._]delay[._](?:max|p90|p99)(?:_seconds)?$/,
+      query: (service) => `max_over_time(nodejs_eventloop_delay_p90_seconds{job="step-22-${service}"}[2m])`,
+      over: 0.1,
+      unit: 's (p90)',
+    },
   },
   {
     name: 'leaky-cache',
@@ -95,6 +110,12 @@ export const SCENARIOS: Scenario[] = [
     cause: 'memory-leak',
     signal: 'metrics',
     hint: 'the runtime metrics of each process: v8js_memory_heap_used_bytes, by job, over the last minutes',
+    metric: {
+      names: /^v8js[._]memory[._]heap[._]used(?:_bytes)?$/,
+      query: (service) => `max_over_time(sum(v8js_memory_heap_used_bytes{job="step-22-${service}"})[2m:15s])`,
+      over: 128 * 1024 * 1024,
+      unit: ' bytes',
+    },
   },
   {
     name: 'retry-storm',
@@ -103,7 +124,14 @@ export const SCENARIOS: Scenario[] = [
     signal: 'traces',
     hint: 'the span count of one trace: how many calls does one request make, and from where?',
     shows: (_span, trace) => {
-      const calls = trace.spans.filter((s) => serviceOf(trace, s) === 'step-22-greeter' && isServer(s)).length;
+      // Calls the gateway made: greeter server spans whose parent is a gateway span of this trace
+      // (a request sent to greeter by hand, naming the trace in its traceparent, has no such parent).
+      const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
+      const fromGateway = (s: JaegerSpan): boolean => {
+        const parent = byId.get(parentOf(s) ?? '');
+        return parent !== undefined && serviceOf(trace, parent) === 'step-22-gateway';
+      };
+      const calls = trace.spans.filter((s) => serviceOf(trace, s) === 'step-22-greeter' && isServer(s) && fromGateway(s)).length;
       return calls > 1 ? undefined : `its trace calls greeter ${calls === 1 ? 'once' : `${calls} times`}, as every request does`;
     },
   },
@@ -174,28 +202,15 @@ const SLACK_MS = 1_000;
 /** The service and cause, held to the running scenarios: the scenario they name, or the ✗ line. */
 export function diagnose(running: Scenario[], service: Service, cause: Cause): Scenario | Verdict {
   const found = running.find((s) => s.service === service && s.cause === cause);
-  if (found) return found;
-  const here = running.find((s) => s.service === service);
-  if (here) return wrong(`right service, ${service}, but the cause is not ${cause}`, here.hint);
-  return wrong(`the fault is not in ${service}`, running[0]?.hint);
+  return found ?? notConfirmed(service, cause);
 }
 
-/** A span as the evidence for `scenario`: in the trace, in the faulty service, from this incident, and showing the fault. */
-export function judgeSpan(scenario: Scenario, trace: JaegerTrace, spanId: string, startedMs: number): Verdict {
-  const span = trace.spans.find((s) => s.spanID === spanId);
-  if (!span) return wrong(`trace ${trace.traceID} has no span ${spanId}: copy both ids from the same trace`);
-  const owner = serviceOf(trace, span);
-  const name = `step-22-${scenario.service}`;
-  if (owner !== name) {
-    return wrong(`span ${spanId} (${span.operationName}) belongs to ${owner}, not ${name}: show a span of the service you name`, scenario.hint);
-  }
-  if (span.startTime / 1000 < startedMs - SLACK_MS) {
-    return wrong(`span ${spanId} is from before this incident started (${clock(startedMs)}): show one from since then`);
-  }
-  const not = scenario.shows?.(span, trace);
-  if (not) return wrong(`span ${spanId} looks healthy: ${not}`, scenario.hint);
-  return right(`${scenario.service}, ${scenario.cause}: span ${spanId} (${span.operationName}, ${ms(span)} ms) shows it. ${over(scenario)}`);
-}
+// One answer for every way an answer can be wrong: a line that said "right service" or named the
+// service the evidence should come from would let a learner find the fault by asking, not by looking.
+const GENERAL_HINT = "start from what fires on Prometheus's Alerts page, or from what looks wrong in one signal, and follow it: metric, exemplar, trace, logs";
+export const NOT_CONFIRMED = 'not confirmed: either that is not the running fault, or the evidence does not show it';
+const notConfirmed = (service: string, cause: string, facts?: string): Verdict =>
+  wrong(`${service}, ${cause}: ${NOT_CONFIRMED}${facts ? `\n  the evidence: ${facts}` : ''}`, GENERAL_HINT);
 
 // A warning, and only that: an error record (GET /error's) is a failure that was not swallowed.
 const isWarning = (r: LogRecord): boolean => {
@@ -203,18 +218,49 @@ const isWarning = (r: LogRecord): boolean => {
   return level >= 13 && level <= 16 ? true : level === 0 && /^warn(ing)?$/i.test(r.severity_text ?? '');
 };
 
-/** The log records of one span as the evidence for `scenario`: one of them, from the faulty service and this incident, a warning. */
-export function judgeLogs(scenario: Scenario, records: LogRecord[], spanId: string, startedMs: number): Verdict {
-  const name = `step-22-${scenario.service}`;
-  if (records.length === 0) return wrong(`no log record was written in span ${spanId} of that trace: copy both ids from one log line (pnpm logs prints them)`);
-  const ours = records.filter((r) => r['service.name'] === name);
-  if (ours.length === 0) return wrong(`the records of span ${spanId} come from ${records[0]!['service.name']}, not ${name}`, scenario.hint);
-  const recent = ours.filter((r) => Date.parse(r._time ?? '') >= startedMs - SLACK_MS);
-  if (recent.length === 0) return wrong(`the records of span ${spanId} are from before this incident started (${clock(startedMs)})`);
-  const told = recent.find(isWarning);
-  const levels = recent.map((r) => r.severity_text || '-').join(', ');
-  if (!told) return wrong(`none of the records of span ${spanId} is a warning (${levels}): nothing was swallowed there`, scenario.hint);
-  return right(`${scenario.service}, ${scenario.cause}: the ${told.severity_text} record "${told._msg}" shows it. ${over(scenario)}`);
+/** What a span and its log records are, said the same way whatever the running fault. */
+export interface SpanEvidence {
+  /** The trace as Jaeger has it (undefined: Jaeger has no such trace). */
+  trace: JaegerTrace | undefined;
+  spanId: string;
+  /** The log records written in that span. */
+  records: LogRecord[];
+}
+
+/**
+ * A span (or the log records written in it) as the evidence for a diagnosis: `found` is the
+ * running scenario that the service and cause name, if any. In the trace, from this incident, in
+ * that service, and showing that fault; every other case gets the same ✗, with what the evidence is.
+ */
+export function judgeSpan(found: Scenario | undefined, service: string, cause: string, evidence: SpanEvidence, startedMs: number): Verdict {
+  const { trace, spanId, records } = evidence;
+  if (!trace) return wrong('Jaeger has no such trace: copy its id from Jaeger, Zipkin or pnpm traces');
+  const span = trace.spans.find((s) => s.spanID === spanId);
+  if (!span) return wrong(`trace ${trace.traceID} has no span ${spanId}: copy both ids from the same trace`);
+  if (span.startTime / 1000 < startedMs - SLACK_MS) {
+    return wrong(`span ${spanId} is from before this incident started (${clock(startedMs)}): show one from since then`);
+  }
+  const owner = serviceOf(trace, span);
+  const recent = records.filter((r) => Date.parse(r._time ?? '') >= startedMs - SLACK_MS);
+  const logs = recent.length ? `; its log records: ${recent.map((r) => r.severity_text || '-').join(', ')}` : '; no log records';
+  const marks = `${isErrorSpan(span) ? ', an error' : ''}${parentOf(span) ? '' : ', no parent'}`;
+  const facts = `span ${spanId} is ${owner}'s ${span.operationName}, ${ms(span)} ms${marks}${logs}`;
+  const inService = found !== undefined && owner === `step-22-${found.service}`;
+  const shown =
+    inService && found.signal === 'traces' ? found.shows?.(span, trace) === undefined : inService && found.signal === 'logs' && recent.some(isWarning);
+  if (!shown) return notConfirmed(service, cause, facts);
+  return right(`${found!.service}, ${found!.cause}: ${facts}: that shows it. ${over(found!)}`);
+}
+
+/** A metric's value for a service as the evidence: `found` as for judgeSpan; `value` is the metric's PromQL answer, NaN for none. */
+export function judgeMetric(found: Scenario | undefined, service: string, cause: string, metric: string, value: number): Verdict {
+  const family = SCENARIOS.find((s) => s.metric?.names.test(metric));
+  const read = 'nodejs_eventloop_delay_*, v8js_memory_heap_used_bytes';
+  if (!family) return notConfirmed(service, cause, `${metric} is not one of the runtime metrics this check reads (${read})`);
+  const reading = Number.isNaN(value) ? 'no data' : `${value.toPrecision(3)}${family.metric!.unit}`;
+  const facts = `${metric} of step-22-${service}, at most over the last 2 min: ${reading}`;
+  if (found !== family || !(value > family.metric!.over)) return notConfirmed(service, cause, facts);
+  return right(`${found.service}, ${found.cause}: ${facts}, the fault's mark. ${over(found)}`);
 }
 
 /** A command line the tool cannot act on (exit 2), or a backend that does not answer (exit 1): one line on stderr. */
@@ -272,6 +318,26 @@ function readRunning(file: string): { running: Scenario[]; startedMs: number } {
 
 /** Written whole (a temporary file renamed into place): the stage never reads half a file. */
 function writeFlags(file: string, text: string): void {
+  // Only a flag file the stage may read: never the committed template, and never a file that is
+  // not one already (FLAGS_FILE=../../package.json must not be overwritten).
+  if (resolve(file) === TEMPLATE) refuse(`${shown(file)} is the committed template: give the stage and pnpm incident another FLAGS_FILE, or none`);
+  if (!file.endsWith('.json')) refuse(`FLAGS_FILE must name a .json flag file, got ${shown(file)}`);
+  let existing: ReturnType<typeof statSync> | undefined;
+  try {
+    existing = statSync(file);
+  } catch {
+    existing = undefined;
+  }
+  if (existing && !existing.isFile()) refuse(`${shown(file)} is not a regular file`);
+  if (existing) {
+    let flags: unknown;
+    try {
+      flags = (JSON.parse(readFileSync(file, 'utf8')) as Partial<FlagFile>).flags;
+    } catch {
+      flags = undefined;
+    }
+    if (typeof flags !== 'object' || flags === null) refuse(`${shown(file)} is not a flag file, and is left as it is`);
+  }
   const partial = `${file}.${process.pid}.tmp`;
   writeFileSync(partial, text);
   renameSync(partial, file);
@@ -281,32 +347,47 @@ async function answer(values: Record<string, string | boolean | undefined>, file
   const service = String(values.service ?? '').replace(/^step-22-/, '');
   const cause = String(values.cause ?? '');
   if (!values.service || !values.cause) refuse('answer needs --service and --cause (see --help)');
-  if (!(SERVICES as readonly string[]).includes(service)) refuse(`unknown service "${values.service}": one of ${SERVICES.join(', ')}`);
-  if (!CAUSE_NAMES.includes(cause as Cause)) refuse(`unknown cause "${cause}": one of ${CAUSE_NAMES.join(', ')}`);
+  if (!(SERVICES as readonly string[]).includes(service)) refuse(`unknown service "${shown(values.service)}": one of ${SERVICES.join(', ')}`);
+  if (!CAUSE_NAMES.includes(cause as Cause)) refuse(`unknown cause "${shown(cause)}": one of ${CAUSE_NAMES.join(', ')}`);
+  // Evidence with every answer, asked for the same way whatever the fault, so that the question
+  // gives nothing away: a span or log record's ids, or the metric that shows it.
+  const spanEvidence = values.trace !== undefined || values.span !== undefined;
+  if (spanEvidence === (values.metric !== undefined)) {
+    refuse('an answer needs its evidence: --trace and --span (of a span, or of a log record), or --metric NAME for a fault only the metrics show');
+  }
   const { running, startedMs } = readRunning(file);
   if (running.length === 0) return wrong(`no incident is running (${file} has every fault off): pnpm incident start --random`);
-  const found = diagnose(running, service as Service, cause as Cause);
-  if ('ok' in found) return found;
-  if (found.signal === 'metrics') return right(`${found.service}, ${found.cause}: this one shows in the metrics only, so no trace is needed. ${over(found)}`);
-  if (values.trace === undefined || values.span === undefined) {
-    return wrong(`right service and cause; now the evidence: --trace and --span of the ${found.signal === 'logs' ? 'log record' : 'span'} that shows it`);
+  let traceId = '';
+  let spanId = '';
+  if (spanEvidence) {
+    traceId = String(values.trace ?? '').toLowerCase();
+    if (!/^[0-9a-f]{32}$/.test(traceId)) refuse(`--trace needs a trace id of 32 hex digits, got "${shown(values.trace)}"`);
+    spanId = String(values.span ?? '').toLowerCase();
+    if (!/^[0-9a-f]{16}$/.test(spanId)) refuse(`--span needs a span id of 16 hex digits, got "${shown(values.span)}"`);
+  } else if (!/^[a-z][a-z0-9_.]{0,99}$/.test(String(values.metric))) {
+    refuse(`--metric needs a metric name as Prometheus shows it, got "${shown(values.metric)}"`);
   }
-  const traceId = String(values.trace).toLowerCase();
-  if (!/^[0-9a-f]{32}$/.test(traceId)) refuse(`--trace needs a trace id of 32 hex digits, got "${values.trace}"`);
-  const spanId = String(values.span).toLowerCase();
-  if (!/^[0-9a-f]{16}$/.test(spanId)) refuse(`--span needs a span id of 16 hex digits, got "${values.span}"`);
+  const found = running.find((s) => s.service === service && s.cause === cause);
   try {
-    if (found.signal === 'logs') {
-      const { records } = await queryLogs(`trace_id:="${traceId}" span_id:="${spanId}"`, '1d', 100);
-      return judgeLogs(found, records, spanId, startedMs);
+    if (!spanEvidence) {
+      const metric = String(values.metric);
+      const family = SCENARIOS.find((s) => s.metric?.names.test(metric));
+      const [sample] = family ? await promQuery(family.metric!.query(service)) : [];
+      return judgeMetric(found, service, cause, metric, Number(sample?.value[1] ?? Number.NaN));
     }
-    const trace = await jaegerTrace(traceId);
-    if (!trace) return wrong(`Jaeger has no trace ${traceId}: copy its id from Jaeger, Zipkin or pnpm traces`);
-    return judgeSpan(found, trace, spanId, startedMs);
+    // Both backends asked whatever the answer: the time taken and the backends' errors say nothing of the fault.
+    const [trace, { records }] = await Promise.all([jaegerTrace(traceId), queryLogs(`trace_id:="${traceId}" span_id:="${spanId}"`, '1d', 100)]);
+    return judgeSpan(found, service, cause, { trace, spanId, records }, startedMs);
   } catch (err) {
     if (err instanceof BackendError) return refuse(err.message, 1);
     throw err;
   }
+}
+
+/** A value from the command line, as a refusal shows it: control characters escaped, and no longer than a line. */
+function shown(value: unknown): string {
+  const text = String(value ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.length > 60 ? `${text.slice(0, 60)}...` : text;
 }
 
 export interface Ran {
@@ -339,6 +420,7 @@ function parse(argv: string[]) {
         cause: { type: 'string' },
         trace: { type: 'string' },
         span: { type: 'string' },
+        metric: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -375,7 +457,7 @@ async function commands(argv: string[], file: string, print: (line: string) => v
     case 'reveal': {
       const { running, startedMs } = readRunning(file);
       if (running.length === 0) return (print(`no incident is running (${file} has every fault off)`), 0);
-      for (const s of running) print(`${s.name}: ${s.service}, ${s.cause}, found through the ${s.signal}, since ${clock(startedMs)}`);
+      for (const s of running) print(`${s.name}: ${s.service}, ${s.cause}, found through the ${s.signal}, since ${clock(startedMs)}\n  a hint to give: ${s.hint}`);
       return 0;
     }
     case 'answer': {
