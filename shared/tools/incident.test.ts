@@ -50,7 +50,8 @@ describe('pnpm incident start, reveal, stop', () => {
     const started = await incident('start', 'lost-context');
     expect(started.code).toBe(0);
     expect(on()).toEqual(['lost-context']);
-    expect((await incident('reveal')).out).toMatch(/^lost-context: words, broken-propagation, found through the traces, since \d\d:\d\d:\d\d UTC\n {2}a hint to give: .+\n$/);
+    const revealed = /^lost-context: words, broken-propagation, found through the traces, since \d\d:\d\d:\d\d UTC\n {2}a hint to give: .+\n$/;
+    expect((await incident('reveal')).out).toMatch(revealed);
     expect((await incident('stop')).code).toBe(0);
     expect(readFileSync(FLAGS, 'utf8')).toBe(readFileSync(TEMPLATE, 'utf8'));
     expect((await incident('reveal')).out).toContain('no incident is running');

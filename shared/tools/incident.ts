@@ -457,7 +457,9 @@ async function commands(argv: string[], file: string, print: (line: string) => v
     case 'reveal': {
       const { running, startedMs } = readRunning(file);
       if (running.length === 0) return (print(`no incident is running (${file} has every fault off)`), 0);
-      for (const s of running) print(`${s.name}: ${s.service}, ${s.cause}, found through the ${s.signal}, since ${clock(startedMs)}\n  a hint to give: ${s.hint}`);
+      for (const s of running) {
+        print(`${s.name}: ${s.service}, ${s.cause}, found through the ${s.signal}, since ${clock(startedMs)}\n  a hint to give: ${s.hint}`);
+      }
       return 0;
     }
     case 'answer': {
