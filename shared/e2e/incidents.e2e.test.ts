@@ -147,7 +147,7 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
         return words > 0.15 ? true : undefined;
       });
       // The metric the chapter reads, and one that does not show this fault.
-      return { found: 'nodejs_eventloop_delay_p90_seconds', healthy: 'v8js_memory_heap_used_bytes' };
+      return { found: 'nodejs_eventloop_delay_max_seconds', healthy: 'v8js_memory_heap_used_bytes' };
     },
     'leaky-cache': async () => {
       const query = 'sum by (job) (v8js_memory_heap_used_bytes{job="step-22-gateway"})';
