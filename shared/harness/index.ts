@@ -4,7 +4,8 @@ export { serverPids, startStage } from './stage-runner.ts';
 export { listStages, REPO_ROOT } from '../repo.ts';
 export type { RunningStage, StageExit, StageOptions, StageResponse } from './stage-runner.ts';
 export { itMatchesTelemetrySnapshot, renderSpanTrees, renderTelemetry, SNAPSHOT_PATHS } from './telemetry-snapshot.ts';
-export { describeEnvironmentConventions, describeLogSecrets } from './conventions.ts';
+export { describeEnvironmentConventions } from './conventions.ts';
+export { describeLogSecrets } from './stranger.ts';
 export { exportedText, foundIn, leaked, runStage } from './run.ts';
 export type { RunOptions, StageRequest, StageRun } from './run.ts';
 export { describeOutsideConventions, inConventions, itNamesWhatIsOutsideConventions, outsideConventions, APP_NAMESPACE } from './semconv.ts';
@@ -12,5 +13,5 @@ export { arrived, itKeepsItsPromises, named, runLesson, spansOfRequest, verdicts
 export type { Lesson, Promised, Verdict } from './promises.ts';
 export { clickInChromium } from './browser.ts';
 export { alongside, describeHttpSpans, describeMetrics, describeStrangerAndHangup } from './suites.ts';
-export { describeOneTraceAcrossServices, describeServiceCannotStart } from './suites.ts';
+export { describeOneTraceAcrossServices, describeServiceCannotStart } from './services-suites.ts';
 export type { OwnTests } from './suites.ts';
