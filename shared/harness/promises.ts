@@ -1,6 +1,7 @@
 // What a chapter promises its code emits, written once per stage (steps/step-NN/test/promises.ts)
-// and held two ways: by the stage's own test, against the reference stage, and by `pnpm check NN`,
-// against the learner's exercise. Each promise is one line in the chapter's words; checked, it is
+// and held by `pnpm check NN` against the learner's exercise; the reference stage is held to them
+// by shared/tools/exercises.test.ts (a copy of it, run as an exercise), or, for a stage with no
+// exercise, by its own test (itKeepsItsPromises). Each promise is one line in the chapter's words; checked, it is
 // kept (✓) or broken (✗), with what arrived instead and where to look.
 import { describe, expect, it } from 'vitest';
 import { runStage, type RunOptions, type StageRun } from './run.ts';
