@@ -61,7 +61,8 @@ function maskedQuery(url: string | undefined): Record<string, string> {
 const secret = (name: string): boolean => SECRET_QUERY_PARAMS.has(name.split(/[;#]/).pop()!.toLowerCase().replace(/\[.*$/s, ''));
 
 /** A value with the parameters it holds masked: after ; (a separator to some servers) or a # sent raw, ?a=1;token=. */
-const maskedWithin = (value: string): string => value.replace(/([;#])([^;#=]*)=[^;#]*/g, (all, separator: string, name: string) => (secret(name) ? `${separator}${name}=REDACTED` : all));
+const maskedWithin = (value: string): string =>
+  value.replace(/([;#])([^;#=]*)=[^;#]*/g, (all, separator: string, name: string) => (secret(name) ? `${separator}${name}=REDACTED` : all));
 
 // The request's duration, in seconds as the conventions measure it (http.server.request.duration),
 // under this app's namespace: the conventions define no attribute for it.
