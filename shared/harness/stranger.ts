@@ -68,9 +68,11 @@ export function describeLogSecrets(
       ['a malformed URL', request('GET /%E0%A4%A?token=SECRET-12'), 400],
       ['names in capitals, on a route that exists', request('GET /?Token=SECRET-13&Access_Token=SECRET-14&lang=en'), 200],
       ['a name in capitals, on a route that does not exist', request('GET /no-such?PASSWORD=SECRET-15'), 404],
+      ['a name as an array (token[]), and one after a ;', request('GET /?token[]=SECRET-16&lang=en;password=SECRET-17'), 200],
+      ['a name behind a ;, and a raw # in the request line', request('GET /no-such?a;token=SECRET-18&lang=en#token=SECRET-19'), 404],
       ['a route that exists, after all of them', request('GET /'), 200],
     ];
-    const secrets = Array.from({ length: 15 }, (_, i) => `SECRET-${i + 1}`);
+    const secrets = Array.from({ length: 19 }, (_, i) => `SECRET-${i + 1}`);
     // Requests that never end, each on a connection of its own, sent once the others are answered.
     // [what it is, the raw request, the first status it must get]
     const unfinished: Array<[string, string, number]> = [
@@ -78,6 +80,8 @@ export function describeLogSecrets(
       ['a POST to no route, answered 404 at once, its body never ending', 'POST /no-such HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\nthe', 404],
       ['headers that never end', 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: the first bytes', 408],
       ['a connection that sends nothing', '', 408],
+      // Kept alive once answered, and then idle: closed as a request that never comes.
+      ['an idle keep-alive connection, once answered', 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', 200],
       // A stage may refuse a Host it does not serve: what it prints is the test (its status is not).
       ['a C1 control character (CSI) in the Host header, which Fastify logs', 'GET / HTTP/1.1\r\nHost: 127.0.0.1\u009b31m\r\nConnection: close\r\n\r\n', 0],
     ];
@@ -116,7 +120,7 @@ export function describeLogSecrets(
       expect(statuses).toEqual(attacks.map(([, , status]) => status));
     });
 
-    it('masks query secrets in every log line and record: 200, 500, 404, a method no route has, a method Node refuses, a header too large, a malformed URL; names encoded (%74oken) or in any capitals, values with + and %20', ({ expect }) => {
+    it('masks query secrets in every log line and record: 200, 500, 404, a method no route has, a method Node refuses, a header too large, a malformed URL; names encoded (%74oken), in any capitals, as arrays (token[]), after ; or a raw #, values with + and %20', ({ expect }) => {
       // The log lines: all the console says but the console exporters' indented dumps of spans.
       const logLines = linesWith(exit.output, '').filter((line) => !/^\s/.test(line) && !/^[{}]$/.test(line));
       expect(foundIn(secrets, logLines.join('\n')), 'secrets in a log line on the console').toEqual([]);

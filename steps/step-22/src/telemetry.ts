@@ -50,10 +50,19 @@ const SECRET_QUERY_PARAMS = new Set(
 function maskedQuery(url: string | undefined): Record<string, string> {
   const at = url?.indexOf('?') ?? -1;
   if (at < 0 || at === url!.length - 1) return {};
-  const params = [...new URLSearchParams(url!.slice(at + 1))];
-  for (const param of params) if (SECRET_QUERY_PARAMS.has(param[0].toLowerCase())) param[1] = 'REDACTED';
+  const params = [...new URLSearchParams(url!.slice(at + 1))].map(([name, value]) => [name, secret(name) ? 'REDACTED' : maskedWithin(value)]);
   return { [ATTR_URL_QUERY]: new URLSearchParams(params).toString() };
 }
+
+/**
+ * Whether a parameter's name is a secret's: in any case, token[] (an array, as qs reads it) too,
+ * and the last part of a name after ; or #, which a value can hide behind (?a;token=).
+ */
+const secret = (name: string): boolean => SECRET_QUERY_PARAMS.has(name.split(/[;#]/).pop()!.toLowerCase().replace(/\[.*$/s, ''));
+
+/** A value with the parameters it holds masked: after ; (a separator to some servers) or a # sent raw, ?a=1;token=. */
+const maskedWithin = (value: string): string =>
+  value.replace(/([;#])([^;#=]*)=[^;#]*/g, (all, separator: string, name: string) => (secret(name) ? `${separator}${name}=REDACTED` : all));
 
 // The request's duration, in seconds as the conventions measure it (http.server.request.duration),
 // under this app's namespace: the conventions define no attribute for it.
