@@ -150,13 +150,12 @@ export async function typeCheck(dir: string): Promise<string[]> {
 
 /**
  * Runs the exercise in its folder through its own start script, as the lesson says, and checks
- * each promise; type-checks it meanwhile, unless `compile` is false (a test's copy of a reference
- * stage, whose files `pnpm test`'s own type check already covers).
+ * each promise; type-checks it meanwhile.
  */
-export async function checkExercise(exercise: Exercise, { compile = true }: { compile?: boolean } = {}): Promise<Checked> {
+export async function checkExercise(exercise: Exercise): Promise<Checked> {
   const started = performance.now();
   const lesson = await lessonOf(exercise.stage);
-  const typed = compile ? typeCheck(exercise.dir) : Promise.resolve<string[]>([]);
+  const typed = typeCheck(exercise.dir);
   const run = await runLesson(lesson, exercise.name, exercise.dir).catch(async (err: unknown) => {
     // It did not start: what the compiler says is the likelier story, told first.
     const typeErrors = await typed;

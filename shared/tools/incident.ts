@@ -27,7 +27,7 @@ const refuse = (message: string, code?: number): never => {
 
 const HELP = `Usage: pnpm incident list
        pnpm incident start <scenario> | --random [--seed N]
-       pnpm incident answer --service <service> --cause <cause> [--trace <trace id> --span <span id>]
+       pnpm incident answer --service <service> --cause <cause> (--trace <trace id> --span <span id> | --metric <metric>)
        pnpm incident reveal
        pnpm incident stop
 
@@ -42,8 +42,9 @@ ${CAUSE_NAMES.map((c) => `  ${c.padEnd(20)} ${CAUSES[c]}`).join('\n')}
 Evidence: a fault found in the traces needs the trace and the span that shows it (--trace, --span:
 the span is in the service you name, from since the incident started, and shows the fault: its
 duration, its error, its missing parent, the calls in its trace); one found in the logs needs the
-trace and span ids of the log record that shows it; one found only in the metrics needs none. The
-check asks the running Jaeger and VictoriaLogs.
+trace and span ids of the log record that shows it; one found only in the metrics needs --metric,
+the name of the metric that shows it, as Prometheus shows it. The check asks the running Jaeger,
+VictoriaLogs and Prometheus.
 
 --random picks any scenario but the chapter's worked example, ${WORKED_EXAMPLE}. The flag file:
 FLAGS_FILE (relative to steps/step-22, as the stage reads it), or steps/step-22/flags.local.json.

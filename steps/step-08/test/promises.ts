@@ -1,5 +1,5 @@
-// What chapter 8 promises its code emits, one line each in the chapter's words: held by this
-// stage's test against the reference, and by `pnpm check 08` against a learner's exercise.
+// What chapter 8 promises its code emits, one line each in the chapter's words: held against the
+// reference stage (a copy of it, run as an exercise, by exercises.test) and by `pnpm check 08` against a learner's exercise.
 import { arrived, named, SpanKind, spansOfRequest, type Lesson } from '@otel-steps/shared/harness';
 
 const APP = 'src/app.ts, "What changed since step 6"';

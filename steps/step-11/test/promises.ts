@@ -1,5 +1,5 @@
-// What chapter 11 promises its code emits, one line each in the chapter's words: held by this
-// stage's test against the reference, and by `pnpm check 11` against a learner's exercise.
+// What chapter 11 promises its code emits, one line each in the chapter's words: held against the
+// reference stage (a copy of it, run as an exercise, by exercises.test) and by `pnpm check 11` against a learner's exercise.
 import { arrived, named, spansOfRequest, SpanKind, type Lesson, type ReceivedSpan, type StageRun } from '@otel-steps/shared/harness';
 
 const TELEMETRY = 'src/telemetry.ts, "What changed since step 8": the instrumentations';

@@ -1,5 +1,5 @@
-// What chapter 18 promises its code emits, one line each in the chapter's words: held by this
-// stage's test against the reference, and by `pnpm check 18` against a learner's exercise.
+// What chapter 18 promises its code emits, one line each in the chapter's words: held against the
+// reference stage (a copy of it, run as an exercise, by exercises.test) and by `pnpm check 18` against a learner's exercise.
 import type { Lesson, StageRun } from '@otel-steps/shared/harness';
 
 const TELEMETRY = 'src/telemetry.ts, "What changed since step 11": the MeterProvider';
@@ -12,7 +12,9 @@ const names = (run: StageRun): string => {
 export const lesson: Lesson = {
   stage: 'step-18',
   // Readings held for a minute: the metrics arrive through the last reading, sent on Ctrl+C, or never.
-  run: { env: { OTEL_METRIC_EXPORT_INTERVAL: '60000' }, requests: ['/', '/error', '/nope', '/'] },
+  // The two greetings differ (a query, a user agent), so that an attribute taken from the request
+  // makes a second series of app.greetings.
+  run: { env: { OTEL_METRIC_EXPORT_INTERVAL: '60000' }, requests: ['/', '/error', '/nope', { path: '/?lang=en', headers: { 'user-agent': 'pnpm-check' } }] },
   setup: `${TELEMETRY}, its PeriodicExportingMetricReader and the flush on exit`,
   promises: [
     {
@@ -46,8 +48,9 @@ export const lesson: Lesson = {
         const sets = [...new Set(found.flatMap((m) => m.dataPoints.map((p) => JSON.stringify(p.attributes))))];
         if (sets.length <= 1) return undefined;
         const keys = [...new Set(sets.flatMap((set) => Object.keys(JSON.parse(set) as object)))];
+        const greetings = run.paths.filter((p) => p === '/' || p.startsWith('/?')).length;
         return (
-          `app.greetings has ${sets.length} series for ${run.paths.filter((p) => p === '/').length} requests (attributes ${keys.join(', ')}): ` +
+          `app.greetings has ${sets.length} series for ${greetings} greetings (attributes ${keys.join(', ')}): ` +
           'an attribute that changes per request makes a series per request, an unbounded cardinality the metrics backend stores and pays for; ' +
           'it belongs on the span'
         );

@@ -1,5 +1,5 @@
-// What chapter 19 promises its code emits, one line each in the chapter's words: held by this
-// stage's test against the reference, and by `pnpm check 19` against a learner's exercise.
+// What chapter 19 promises its code emits, one line each in the chapter's words: held against the
+// reference stage (a copy of it, run as an exercise, by exercises.test) and by `pnpm check 19` against a learner's exercise.
 import { spansOfRequest, type Lesson, type ReceivedLog, type StageRun } from '@otel-steps/shared/harness';
 
 const TELEMETRY = 'src/telemetry.ts, "What changed since step 18": the LoggerProvider and the pino instrumentation';

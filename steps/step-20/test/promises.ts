@@ -1,5 +1,5 @@
-// What chapter 20 promises its code emits, one line each in the chapter's words: held by this
-// stage's test against the reference, and by `pnpm check 20` against a learner's exercise.
+// What chapter 20 promises its code emits, one line each in the chapter's words: held against the
+// reference stage (a copy of it, run as an exercise, by exercises.test) and by `pnpm check 20` against a learner's exercise.
 import { SpanKind, type Lesson, type ReceivedSpan, type StageRun } from '@otel-steps/shared/harness';
 
 const service = (span: ReceivedSpan): string => String(span.resource['service.name']);

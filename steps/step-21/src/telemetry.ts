@@ -53,7 +53,7 @@ const SECRET_QUERY_PARAMS = new Set(
 function maskedQuery(url: string | undefined): Record<string, string> {
   const at = url?.indexOf('?') ?? -1;
   if (at < 0 || at === url!.length - 1) return {};
-  const params = [...new URLSearchParams(url!.slice(at + 1))].map(([name, value]) => [name, secret(name) ? 'REDACTED' : maskedWithin(value)]);
+  const params = [...new URLSearchParams(url!.slice(at + 1))].map(([name, value]): [string, string] => [name, secret(name) ? 'REDACTED' : maskedWithin(value)]);
   return { [ATTR_URL_QUERY]: new URLSearchParams(params).toString() };
 }
 

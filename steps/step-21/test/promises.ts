@@ -1,5 +1,5 @@
-// What chapter 21 promises its code emits, one line each in the chapter's words: held by this
-// stage's test against the reference, and by `pnpm check 21` against a learner's exercise. The
+// What chapter 21 promises its code emits, one line each in the chapter's words: held against the
+// reference stage (a copy of it, run as an exercise, by exercises.test) and by `pnpm check 21` against a learner's exercise. The
 // gateway's half is checked with plain requests; the page's half needs a browser (Chromium),
 // and is left unchecked, and says so, where there is none.
 import { clickInChromium, SpanKind, type Lesson, type RunningStage, type StageRun } from '@otel-steps/shared/harness';
