@@ -228,6 +228,20 @@ describe('code that contradicts its chapter fails, with the ✗ line and the fil
     expect(text).toMatch(/tsc refuses the code, in [\d.]+ s: fix the ✗ lines above/);
   });
 
+  it('08: a SimpleSpanProcessor, flushed on exit: every span arrives, one at a time, so the promise on batches is the one ✗', async () => {
+    const simple = setUp('new SimpleSpanProcessor({ exporter: new OTLPTraceExporter() })', "process.once('beforeExit', () => void provider.shutdown());");
+    const exercise = learnersOwn('simple', simple.replace('{ BatchSpanProcessor, TracerProvider }', '{ SimpleSpanProcessor, TracerProvider }'));
+    const checked = await checkExercise(exercise);
+    const text = report(exercise, checked);
+    expect(checked.typeErrors).toEqual([]);
+    expect(checked.broken, text).toBe(1);
+    expect(broken(text, 'the spans leave in batches'), text).toEqual({
+      arrived: expect.stringMatching(/^hello and fail came in exports of their own: .*SimpleSpanProcessor/),
+      look: expect.stringMatching(/^src\/telemetry\.ts, .*BatchSpanProcessor/),
+    });
+    expect(text).toContain('  ✓ no span is lost on Ctrl+C');
+  });
+
   it('no flush on exit: nothing arrives, and every ✗ points at the set-up in src/telemetry.ts, none at src/app.ts', async () => {
     const exercise = learnersOwn('no-flush', setUp('new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })', ''));
     const checked = await checkExercise(exercise);
@@ -334,7 +348,7 @@ describe('pnpm exercise and pnpm check, the commands: a session', { concurrent: 
     expect((await run('exercise', '11')).status).toBe(0);
     const all = await run('check', '--all');
     expect(all.status).toBe(1);
-    expect(all.stdout).toMatch(/^ {2}✗ exercise-08 {2}0\/7 promises {3}extras \d\/2 {3}first ✗: a span named `hello` for `GET \/`, of kind internal/m);
+    expect(all.stdout).toMatch(/^ {2}✗ exercise-08 {2}0\/8 promises {3}extras \d\/2 {3}first ✗: a span named `hello` for `GET \/`, of kind internal/m);
     expect(all.stdout).toMatch(/^ {2}✗ exercise-11 {2}0\/6 promises/m);
   });
 
@@ -344,12 +358,12 @@ describe('pnpm exercise and pnpm check, the commands: a session', { concurrent: 
     const broken = await run('check', '08');
     expect(broken.status).toBe(1);
     expectAllBroken(broken.stdout, lesson);
-    expect(broken.stdout).toMatch(/^0 of 7 promises kept, in [\d.]+ s: fix the ✗ lines above and run pnpm check 08 again\.$/m);
+    expect(broken.stdout).toMatch(/^0 of 8 promises kept, in [\d.]+ s: fix the ✗ lines above and run pnpm check 08 again\.$/m);
     solved(exerciseFor('08', dir) as Exercise);
     const kept = await run('check', '08');
     expect(kept.status, kept.stdout).toBe(0);
     expectAllKept(kept.stdout, lesson);
-    expect(kept.stdout).toMatch(/^All 7 promises kept, in [\d.]+ s\. Compare with the reference: pnpm diff exercise-08 08$/m);
+    expect(kept.stdout).toMatch(/^All 8 promises kept, in [\d.]+ s\. Compare with the reference: pnpm diff exercise-08 08$/m);
     expect((await run('exercise', '08', '--reset')).status).toBe(0);
   });
 });
