@@ -193,6 +193,19 @@ describe('code that contradicts its chapter fails, with the ✗ line and the fil
     });
   });
 
+  it("11: the HTTP instrumentation's own redactedQueryParamsServer in place of maskedQuery: ?Token= keeps its value, one ✗", async () => {
+    const exercise = solved(fresh('11', 'contradicts-11-query'));
+    const own = "redactedQueryParamsServer: ['token'],";
+    edit(exercise, join('src', 'telemetry.ts'), (t) => t.replace('startIncomingSpanHook: (request) => maskedQuery(request.url),', own));
+    const checked = await checkExercise(exercise);
+    const text = report(exercise, checked);
+    expect(checked.broken, text).toBe(1);
+    expect(broken(text, 'a token in the query is masked in `url.query`, in any capitals'), text).toEqual({
+      arrived: 'for GET /?Token=tok-CHECK-11&lang=en, url.query is Token=tok-CHECK-11&lang=en: names compared as written, not in any capitals',
+      look: expect.stringMatching(/^src\/telemetry\.ts.*maskedQuery/),
+    });
+  });
+
   it('18: a per-request attribute on app.greetings: the ✗ speaks of its cardinality, and the count is still right', async () => {
     const exercise = solved(fresh('18', 'contradicts-18'));
     edit(exercise, join('src', 'app.ts'), (app) => app.replace('greetings.add(1);', "greetings.add(1, { 'request.id': crypto.randomUUID() });"));
@@ -349,7 +362,7 @@ describe('pnpm exercise and pnpm check, the commands: a session', { concurrent: 
     const all = await run('check', '--all');
     expect(all.status).toBe(1);
     expect(all.stdout).toMatch(/^ {2}✗ exercise-08 {2}0\/8 promises {3}extras \d\/2 {3}first ✗: a span named `hello` for `GET \/`, of kind internal/m);
-    expect(all.stdout).toMatch(/^ {2}✗ exercise-11 {2}0\/6 promises/m);
+    expect(all.stdout).toMatch(/^ {2}✗ exercise-11 {2}0\/7 promises/m);
   });
 
   it('pnpm check 08 exits 1 while a promise is broken, and 0 once every one is kept', inOrder, async () => {
