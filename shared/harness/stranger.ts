@@ -58,13 +58,13 @@ export function describeLogSecrets(
     const request = (line: string, ...headers: string[]): string => `${line} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`;
     // [what it is, the raw request, the status it must get (undefined: any answer)]
     const attacks: Array<[string, string, number | undefined]> = [
-      ['a route that exists', request('GET /?token=SECRET-1&lang=en'), 200],
-      ['the failing route', request('GET /error?api_key=SECRET-2'), 500],
-      ['a route that does not exist', request('GET /no-such?access_token=SECRET-3'), 404],
-      ['a name URL-encoded, another in capitals', request('GET /no-such?%74oken=SECRET-4&PassWord=SECRET-5'), 404],
-      ['a value with + and %20', request('GET /?to%6Ben=SECRET-6+and%20SECRET-7'), 200],
-      ['a method no route has', request('PROPFIND /?token=SECRET-8'), 404],
-      ['a method Node refuses', request('FOO /?token=SECRET-9'), 400],
+      ['a route that exists', request('GET /?token=SECRET-01&lang=en'), 200],
+      ['the failing route', request('GET /error?api_key=SECRET-02'), 500],
+      ['a route that does not exist', request('GET /no-such?access_token=SECRET-03'), 404],
+      ['a name URL-encoded, another in capitals', request('GET /no-such?%74oken=SECRET-04&PassWord=SECRET-05'), 404],
+      ['a value with + and %20', request('GET /?to%6Ben=SECRET-06+and%20SECRET-07'), 200],
+      ['a method no route has', request('PROPFIND /?token=SECRET-08'), 404],
+      ['a method Node refuses', request('FOO /?token=SECRET-09'), 400],
       ['a header too large, and a credential', request('GET /?token=SECRET-10', `X-Filler: ${'x'.repeat(20_000)}`, 'Authorization: Bearer SECRET-11'), 431],
       ['a malformed URL', request('GET /%E0%A4%A?token=SECRET-12'), 400],
       ['names in capitals, on a route that exists', request('GET /?Token=SECRET-13&Access_Token=SECRET-14&lang=en'), 200],
@@ -77,7 +77,8 @@ export function describeLogSecrets(
       ['a name with a control character after it, on a route that does not exist', request('GET /no-such?password%00=SECRET-33'), 404],
       ['a route that exists, after all of them', request('GET /'), 200],
     ];
-    const secrets = Array.from({ length: 33 }, (_, i) => `SECRET-${i + 1}`);
+    // Two digits each, so that no secret's name is a part of another's (SECRET-1 of SECRET-10).
+    const secrets = Array.from({ length: 33 }, (_, i) => `SECRET-${String(i + 1).padStart(2, '0')}`);
     // Requests that never end, each on a connection of its own, sent once the others are answered.
     // [what it is, the raw request, the first status it must get]
     const unfinished: Array<[string, string, number]> = [
