@@ -29,8 +29,8 @@ export interface StageRun {
   sentAt: bigint[];
   /** What `during` resolved with. */
   during?: unknown;
-  /** How many exports had arrived when the stop signal was sent: receiver.requests from this index on came after it. */
-  exportsBeforeStop: number;
+  /** How many exports had arrived when runStage sent the stop signal: receiver.requests from this index on came after it. */
+  exportsBeforeStop?: number;
   /** The spans whose parent is `parent`. */
   children(parent: ReceivedSpan): ReceivedSpan[];
   /** Which of `secrets` appear anywhere: in any exported signal or in the console output, as text or as bytes. */

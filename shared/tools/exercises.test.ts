@@ -255,6 +255,15 @@ describe('code that contradicts its chapter fails, with the ✗ line and the fil
     expect(text).toContain('  ✓ no span is lost on Ctrl+C');
   });
 
+  it("08: a batch every 500 ms, written down: the spans leave before Ctrl+C, OTEL_BSP_SCHEDULE_DELAY unread, one ✗", async () => {
+    const batch = 'new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), scheduledDelayMillis: 500 })';
+    const exercise = learnersOwn('written-down', setUp(batch, "process.once('beforeExit', () => void provider.shutdown());"));
+    const checked = await checkExercise(exercise);
+    const text = report(exercise, checked);
+    expect(checked.broken, text).toBe(1);
+    expect(broken(text, 'the spans leave in batches')?.arrived, text).toMatch(/^hello and fail were sent before Ctrl\+C, .*not come from the variable$/);
+  });
+
   it('no flush on exit: nothing arrives, and every ✗ points at the set-up in src/telemetry.ts, none at src/app.ts', async () => {
     const exercise = learnersOwn('no-flush', setUp('new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })', ''));
     const checked = await checkExercise(exercise);
