@@ -77,7 +77,9 @@ export const lesson: Lesson = {
       check: (run) => (spansOfRequest(run, 3).length === 0 ? undefined : `GET /healthz made ${spansOfRequest(run, 3).length} spans`),
     },
     {
-      says: 'a token in the query is masked in `url.query`, in any capitals: `?token=abc&lang=en` is `token=REDACTED&lang=en`, `?Token=abc` `Token=REDACTED`',
+      says:
+        'a token in the query is masked in `url.query`, in any capitals (`?token=abc&lang=en` is `token=REDACTED&lang=en`, `?Token=` too), ' +
+        'and arrives nowhere else',
       look: `${TELEMETRY}: maskedQuery, from startIncomingSpanHook, and the requestHook that keeps url.path a path`,
       check: (run) => {
         const [lower, upper] = [server(run, 4), server(run, 5)];
