@@ -1,5 +1,5 @@
 // Docs that run: every shell command, PromQL query and URL a chapter gives a learner, found and
-// sorted by where a test runs it. `pnpm test` runs what needs no stack (runnable.test.ts), the e2e
+// sorted by where a test runs it. `pnpm test:stages` runs what needs no stack (runnable.test.ts), the e2e
 // suite runs the rest against the real backends (docs.e2e.test.ts), and a command no test can run
 // is an error, so a chapter cannot promise something nobody checks.
 import { readFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ export interface Snippet {
   comment: string;
 }
 
-/** Where a command is run: by `pnpm test` with no stack, by `pnpm test:e2e`, or by a CI step. */
+/** Where a command is run: by `pnpm test:stages` with no stack, by `pnpm test:e2e`, or by a CI step. */
 export type Runner =
   | { kind: 'set-up' }
   | { kind: 'stage'; stage: string; script: string }
@@ -40,6 +40,7 @@ export const CI_COMMANDS: Record<string, string> = {
   'pnpm stack:down': '.github/workflows/ci.yml',
   'pnpm test:e2e': '.ci/run',
   'pnpm test': '.ci/run',
+  'pnpm test:stages': '.ci/run',
   'pnpm docs:sync': 'shared/docs/runnable.test.ts',
   'pnpm install': 'README.md',
   'pnpm stages': 'shared/tools/setup.test.ts',

@@ -1,5 +1,5 @@
 // `pnpm docs:sync`: copies each stage's telemetry.txt into the telemetry block of its chapter
-// (the fenced block after <!-- telemetry.txt -->), after `pnpm test -u` has rewritten the files,
+// (the fenced block after <!-- telemetry.txt -->), after `pnpm test:stages -u` has rewritten the files,
 // and draws the collector's pipelines from its config into the blocks after <!-- pipeline: ... -->.
 // With --check it writes nothing, names the chapters it would change, and exits 1 if there are any.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';

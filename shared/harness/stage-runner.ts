@@ -130,6 +130,11 @@ export async function startStage(stage: string, options: StageOptions = {}): Pro
         'give each signal an endpoint (otlpEndpoint, or OTEL_EXPORTER_OTLP_*_ENDPOINT in env)',
     );
   }
+  // vitest.config.ts sets it for `pnpm test`, which promises to boot nothing (and to stay quick).
+  if (process.env.OTEL_STEPS_TIER === 'quick') {
+    await closeSink();
+    throw new Error(`${stage}: a test in pnpm test's quick tier boots a stage; move its file to the stages tier (STAGE_TESTS in vitest.config.ts)`);
+  }
   const [command, args, cwd] = dir
     ? // exec: the shell becomes the command, whose exit code (and signal handling) is the run's, as under pnpm.
       ['sh', ['-c', `exec ${scriptOf(dir, script)}`], dir]

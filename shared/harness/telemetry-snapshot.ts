@@ -96,7 +96,7 @@ export function renderTelemetry(run: StageRun, script = 'start'): string {
   const lines = [
     // No stage name here: the header then differs between two stages only when their scripts do.
     `# pnpm ${script}: telemetry exported over OTLP, rendered by the stage's test`,
-    '# ids, timings and machine-specific attributes are left out; pnpm test checks this file',
+    '# ids, timings and machine-specific attributes are left out; pnpm test:stages checks this file',
     '',
   ];
   if (receiver.requests.length === 0) return `${[...lines, 'nothing exported: no traces, no metrics, no logs'].join('\n')}\n`;
@@ -119,7 +119,7 @@ export function renderTelemetry(run: StageRun, script = 'start'): string {
 
 /**
  * The test that keeps a stage's telemetry.txt true: the file must equal what the stage really
- * exported in `run()` (`pnpm test -u` rewrites it, `pnpm docs:sync` copies it into the chapter).
+ * exported in `run()` (`pnpm test:stages -u` rewrites it, `pnpm docs:sync` copies it into the chapter).
  */
 export function itMatchesTelemetrySnapshot(stageName: string, run: () => StageRun, script = 'start'): void {
   // The test's own expect: a file snapshot needs to know its test, also in a suite that runs alongside others.

@@ -1,4 +1,4 @@
-// Reads a stage's telemetry.txt (written and checked by `pnpm test`): the services, and the spans
+// Reads a stage's telemetry.txt (written and checked by `pnpm test:stages`): the services, and the spans
 // each request makes. The chapter checks and the e2e tests hold the backends to it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -57,7 +57,7 @@ export interface StageExpectations {
 /** What a stage's telemetry.txt says each request produces. */
 export function expectationsFromSnapshot(stageDir: string): StageExpectations {
   const parsed = readTelemetryText(stageDir);
-  if (!parsed) throw new Error(`${stageDir} has no telemetry.txt: run pnpm test to write it`);
+  if (!parsed) throw new Error(`${stageDir} has no telemetry.txt: run pnpm test:stages to write it`);
   const byRequest = Object.fromEntries([...parsed.sections].filter(([title]) => /^GET \S+$/.test(title)));
   return { service: parsed.services[0]!, services: parsed.services, byRequest };
 }

@@ -1,4 +1,4 @@
-// The tripwire that `OTEL_STEPS_TRIPWIRE=1 pnpm test` sets on the stack's ports, tried here on
+// The tripwire that `OTEL_STEPS_TRIPWIRE=1 pnpm test:stages` sets on the stack's ports, tried here on
 // ports of its own (the stack's are a learner's), and the harness's rule that no stage it starts
 // is left to the default endpoint.
 import { createServer, connect, type AddressInfo } from 'node:net';
@@ -97,6 +97,12 @@ describe('a stage the harness starts has an endpoint for every signal', () => {
     const env = { OTEL_EXPORTER_OTLP_ENDPOINT: '', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://127.0.0.1:9/v1/traces', OTEL_BSP_SCHEDULE_DELAY: 'soon' };
     await expect(startStage('step-19', { env, startTimeoutMs: 15_000 })).rejects.toThrow(
       'step-19: the test leaves metrics, logs to the default OTLP endpoint',
+    );
+  });
+
+  it("refuses to boot a stage in pnpm test's quick tier, whose promise is to stay under a minute", async () => {
+    await expect(startStage('step-06', { startTimeoutMs: 15_000 })).rejects.toThrow(
+      "step-06: a test in pnpm test's quick tier boots a stage; move its file to the stages tier",
     );
   });
 });

@@ -1,9 +1,9 @@
 // A tripwire on the collector's default ports (OTLP gRPC 4317, OTLP/HTTP 4318, on 127.0.0.1 and
 // [::1], where `localhost` may resolve): every byte that arrives there is telemetry a test let out
 // to the default endpoint, which on a learner's machine is their running stack. No test outside
-// shared/e2e may send anything there; `OTEL_STEPS_TRIPWIRE=1 pnpm test` proves it, and CI runs the
+// shared/e2e may send anything there; `OTEL_STEPS_TRIPWIRE=1 pnpm test:stages` proves it, and CI runs the
 // suite that way (.ci/run), before any stack is up. Armed only when asked: it takes the stack's
-// ports, so it would stop a learner's collector from starting while `pnpm test` runs.
+// ports, so it would stop a learner's collector from starting while `pnpm test:stages` runs.
 import { createServer, type Server, type Socket } from 'node:net';
 import { gunzipSync } from 'node:zlib';
 import { decodeOtlpProtobuf, type Signal } from '../otlp/protobuf.ts';

@@ -132,7 +132,7 @@ describe('pnpm diff on fixture stages (OTEL_STEPS_ROOT)', () => {
   it('--telemetry diffs the two telemetry.txt snapshots', () => {
     const { code, stdout } = diff(['--telemetry', '01', '02'], root);
     expect(code).toBe(0);
-    expect(stdout.split('\n')[0]).toBe('telemetry: step-01 → step-02 (telemetry.txt snapshots, written by pnpm test)');
+    expect(stdout.split('\n')[0]).toBe('telemetry: step-01 → step-02 (telemetry.txt snapshots, written by pnpm test:stages)');
     expect(patchedFiles(stdout)).toEqual(['telemetry.txt']);
     expect(stdout).toContain('-hello  [internal]\n+GET  [server]\n+  hello  [internal]\n');
   });
@@ -150,6 +150,6 @@ describe('pnpm diff on fixture stages (OTEL_STEPS_ROOT)', () => {
     const { code, stdout, stderr } = diff(['--telemetry', '01', '04'], root);
     expect(code).toBe(1);
     expect(stdout).toBe('');
-    expect(stderr).toMatch(/^diff: no telemetry snapshot at \S*step-04\/telemetry\.txt: pnpm test writes them\n$/);
+    expect(stderr).toMatch(/^diff: no telemetry snapshot at \S*step-04\/telemetry\.txt: pnpm test:stages writes them\n$/);
   });
 });

@@ -22,7 +22,7 @@ and version lines of package.json, which differ between every two stages.
 
 Options:
   --telemetry    diff the stages' telemetry snapshots (steps/step-NN/telemetry.txt, which
-                 pnpm test writes) instead of their code
+                 pnpm test:stages writes) instead of their code
   --stat         only a summary: files changed, insertions, deletions
   --color        colour even when the output is not a terminal (e.g. | less -R)
   --no-color     never colour
@@ -172,7 +172,7 @@ function main(): void {
       .filter((file) => !existsSync(file))
       .map((file) => relative(process.cwd(), file));
     if (missing.length > 0) {
-      fail(TOOL, `no telemetry snapshot at ${[...new Set(missing)].join(' or ')}: pnpm test writes them`, 1);
+      fail(TOOL, `no telemetry snapshot at ${[...new Set(missing)].join(' or ')}: pnpm test:stages writes them`, 1);
     }
   }
 
@@ -191,7 +191,7 @@ function main(): void {
 
   const what = values.telemetry ? 'telemetry' : 'code';
   const scope = paths.length > 0 ? ` under ${paths.join(', ')}` : '';
-  const ignored = values.telemetry ? 'telemetry.txt snapshots, written by pnpm test' : `not shown: ${IGNORED_SUMMARY}`;
+  const ignored = values.telemetry ? 'telemetry.txt snapshots, written by pnpm test:stages' : `not shown: ${IGNORED_SUMMARY}`;
   process.stdout.write(`${paint('bold', `${what}: ${stageA} → ${stageB}${scope}`)} ${paint('dim', `(${ignored})`)}\n`);
   process.stdout.write(differs ? `\n${output}` : `no ${what} differences between ${stageA} and ${stageB}${scope}\n`);
 }
