@@ -121,11 +121,14 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
     'lost-context': async (since) => {
       await get(3);
       await get(1, '/error');
-      return eventually('a words span with no parent, and one with', async () => {
-        const spans = (await jaegerTraces('step-22-words', micros(since))).flatMap((t) => of(t, 'words').filter(isServer));
-        const orphan = spans.find((s) => s.references.length === 0);
-        const child = spans.find((s) => s.references.length > 0);
-        return orphan && child ? { found: [orphan.traceID, orphan.spanID], healthy: [child.traceID, child.spanID] } : undefined;
+      // Greeter's side of the broken hop: its GET /greeting with no call to words in its trace; its
+      // GET /error, whose call to words keeps the context, does not show it.
+      return eventually("greeter's GET /greeting with no call to words, and its GET /error with one", async () => {
+        const traces = await jaegerTraces('step-22-greeter', micros(since));
+        const route = (t: JaegerTrace, path: string) => of(t, 'greeter').find((s) => isServer(s) && tag(s, 'http.route') === path);
+        const lost = traces.find((t) => route(t, '/greeting') && of(t, 'words').length === 0);
+        const kept = traces.find((t) => route(t, '/error') && of(t, 'words').length > 0);
+        return lost && kept ? { found: [lost.traceID, route(lost, '/greeting')!.spanID], healthy: [kept.traceID, route(kept, '/error')!.spanID] } : undefined;
       });
     },
     'retry-storm': async (since) => {
