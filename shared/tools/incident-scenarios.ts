@@ -291,8 +291,8 @@ export function judgeSpan(found: Scenario | undefined, service: string, cause: s
   const marks = `${isErrorSpan(span) ? ', an error' : ''}${parentOf(span) ? '' : ', no parent'}`;
   const facts = `span ${spanId} is ${owner}'s ${span.operationName}, ${ms(span)} ms${marks}${logs}`;
   const inService = found !== undefined && owner === `step-22-${found.service}`;
-  const shown =
-    inService && found.signal === 'traces' ? found.shows?.(span, trace, startedMs - SLACK_MS) === undefined : inService && found.signal === 'logs' && recent.some(isWarning);
+  const shows = (): boolean => found!.shows?.(span, trace, startedMs - SLACK_MS) === undefined;
+  const shown = inService && (found.signal === 'traces' ? shows() : found.signal === 'logs' && recent.some(isWarning));
   if (!shown) return notConfirmed(service, cause, facts);
   return right(`${found!.service}, ${found!.cause}: ${facts}: that shows it. ${over(found!)}`);
 }

@@ -52,8 +52,10 @@ const LOOPING = JSON.stringify({
   flags: { ...SHIPPED.flags, 'tier-errors': { ...RULE, targeting: { if: [{ '>': [sum({ map: [fifty, sum(fifty)] }), 0] }, 'on', 'off'] } } },
 });
 // Shared rules ($evaluators) that name each other twice, twenty deep: a million copies once flagd puts each in place of its $ref.
-const evaluators = Object.fromEntries(Array.from({ length: 21 }, (_, n) => [`e${n}`, n === 20 ? true : { or: [{ $ref: `e${n + 1}` }, { $ref: `e${n + 1}` }] }]));
-const EXPANDING = JSON.stringify({ $evaluators: evaluators, flags: { ...SHIPPED.flags, 'tier-errors': { ...RULE, targeting: { if: [{ $ref: 'e0' }, 'on', 'off'] } } } });
+const twice = (n: number) => ({ or: [{ $ref: `e${n + 1}` }, { $ref: `e${n + 1}` }] });
+const evaluators = Object.fromEntries(Array.from({ length: 21 }, (_, n) => [`e${n}`, n === 20 ? true : twice(n)]));
+const SHARED = { ...RULE, targeting: { if: [{ $ref: 'e0' }, 'on', 'off'] } };
+const EXPANDING = JSON.stringify({ $evaluators: evaluators, flags: { ...SHIPPED.flags, 'tier-errors': SHARED } });
 const NOT_BOOLEAN = JSON.stringify({ flags: { 'tier-errors': { state: 'ENABLED', variants: { on: 'yes', off: 'no' }, defaultVariant: 'on' } } });
 const now = (): bigint => BigInt(Date.now()) * 1_000_000n;
 const service = (x: { resource: Record<string, unknown> }): string => String(x.resource['service.name']);
@@ -151,7 +153,12 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     afterMalformed = { statuses, lines: stage.output().slice(lines).split('\n').filter((l) => l.includes('flags:')) };
     // Valid JSON that is no good as flags: none at all, then a fault whose variant is not a boolean.
     // Then rules that could block a service: one that loops, and shared rules that grow past any flag file.
-    const unusable: Array<[string, string]> = [['{"flags":{}}', 'it holds no flags'], [NOT_BOOLEAN, 'must be true or false'], [LOOPING, 'loops over an array'], [EXPANDING, 'bytes']];
+    const unusable: Array<[string, string]> = [
+      ['{"flags":{}}', 'it holds no flags'],
+      [NOT_BOOLEAN, 'must be true or false'],
+      [LOOPING, 'loops over an array'],
+      [EXPANDING, 'bytes'],
+    ];
     for (const [bad, why] of unusable) {
       const before = stage.output().length;
       writeFileSync(FLAGS_FILE, bad);
@@ -256,7 +263,8 @@ describe('step-22: faults switched on and off while it runs, each found in its s
       'the targeting of tier-errors uses "reduce", which loops over an array: map, filter, reduce, all, some and none are not taken',
       'its $evaluators, each $ref replaced, are over 1000000 bytes',
     ];
-    const lines = why.flatMap((w) => ['gateway', 'greeter', 'words'].map((name) => `[${name}] flags: ${FLAGS_FILE} is not a valid flag file (${w}): keeping the last good flags until it is fixed`));
+    const line = (w: string) => `flags: ${FLAGS_FILE} is not a valid flag file (${w}): keeping the last good flags until it is fixed`;
+    const lines = why.flatMap((w) => ['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line(w)}`));
     expect(refusedLines.filter((l) => /loops|\$evaluators/.test(l)).sort()).toEqual(lines.sort());
   });
 
