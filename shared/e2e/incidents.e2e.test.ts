@@ -246,12 +246,12 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
   });
 
   it('lost-context and retry-storm: evidence made by hand is refused (an orphan span of words, calls to greeter sent into a trace)', () => {
-    expect(Object.keys(forgedAnswers).sort()).toEqual(['lost-context', 'retry-storm']);
-    for (const [name, answer] of Object.entries(forgedAnswers)) {
+    const refused = (name: string): [string, number, string] => {
       const { service, cause } = SCENARIOS.find((s) => s.name === name)!;
-      const line = `✗ ${service}, ${cause}: not confirmed: either that is not the running fault, or the evidence does not show it`;
-      expect([answer.code, answer.out.split('\n')[0]], answer.out).toEqual([1, line]);
-    }
+      return [name, 1, `✗ ${service}, ${cause}: not confirmed: either that is not the running fault, or the evidence does not show it`];
+    };
+    const said = Object.entries(forgedAnswers).map(([name, answer]) => [name, answer.code, answer.out.split('\n')[0]]);
+    expect(said.sort()).toEqual(['lost-context', 'retry-storm'].map(refused));
   });
 
   it("the instructor's commands: list, a seeded start that picks the same fault again and says nothing of it, reveal", () => {
