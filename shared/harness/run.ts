@@ -29,6 +29,8 @@ export interface StageRun {
   sentAt: bigint[];
   /** What `during` resolved with. */
   during?: unknown;
+  /** How many exports had arrived when runStage sent the stop signal: receiver.requests from this index on came after it. */
+  exportsBeforeStop?: number;
   /** The spans whose parent is `parent`. */
   children(parent: ReceivedSpan): ReceivedSpan[];
   /** Which of `secrets` appear anywhere: in any exported signal or in the console output, as text or as bytes. */
@@ -56,9 +58,11 @@ export async function runStage(stageName: string, { requests, signal = 'SIGINT',
       await stage.stop(signal);
       throw err;
     }
+    const exportsBeforeStop = receiver.requests.length;
     const exit = await stage.stop(signal);
     return {
       during: found,
+      exportsBeforeStop,
       receiver,
       exit,
       paths: requests.map((request) => (typeof request === 'string' ? request : request.path)),

@@ -54,25 +54,31 @@ export function describeLogSecrets(
   { env = {}, logs = false, spans = 'masked' }: { env?: Record<string, string>; logs?: boolean; spans?: 'masked' | 'kept' } = {},
 ): void {
   describe.concurrent(`${stageName}: what a stranger can send`, () => {
+    const MORE = 'credentials=SECRET-28&private_token=SECRET-29&Authorization=SECRET-30';
     const request = (line: string, ...headers: string[]): string => `${line} HTTP/1.1\r\nHost: 127.0.0.1\r\n${headers.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`;
     // [what it is, the raw request, the status it must get (undefined: any answer)]
     const attacks: Array<[string, string, number | undefined]> = [
-      ['a route that exists', request('GET /?token=SECRET-1&lang=en'), 200],
-      ['the failing route', request('GET /error?api_key=SECRET-2'), 500],
-      ['a route that does not exist', request('GET /no-such?access_token=SECRET-3'), 404],
-      ['a name URL-encoded, another in capitals', request('GET /no-such?%74oken=SECRET-4&PassWord=SECRET-5'), 404],
-      ['a value with + and %20', request('GET /?to%6Ben=SECRET-6+and%20SECRET-7'), 200],
-      ['a method no route has', request('PROPFIND /?token=SECRET-8'), 404],
-      ['a method Node refuses', request('FOO /?token=SECRET-9'), 400],
+      ['a route that exists', request('GET /?token=SECRET-01&lang=en'), 200],
+      ['the failing route', request('GET /error?api_key=SECRET-02'), 500],
+      ['a route that does not exist', request('GET /no-such?access_token=SECRET-03'), 404],
+      ['a name URL-encoded, another in capitals', request('GET /no-such?%74oken=SECRET-04&PassWord=SECRET-05'), 404],
+      ['a value with + and %20', request('GET /?to%6Ben=SECRET-06+and%20SECRET-07'), 200],
+      ['a method no route has', request('PROPFIND /?token=SECRET-08'), 404],
+      ['a method Node refuses', request('FOO /?token=SECRET-09'), 400],
       ['a header too large, and a credential', request('GET /?token=SECRET-10', `X-Filler: ${'x'.repeat(20_000)}`, 'Authorization: Bearer SECRET-11'), 431],
       ['a malformed URL', request('GET /%E0%A4%A?token=SECRET-12'), 400],
       ['names in capitals, on a route that exists', request('GET /?Token=SECRET-13&Access_Token=SECRET-14&lang=en'), 200],
       ['a name in capitals, on a route that does not exist', request('GET /no-such?PASSWORD=SECRET-15'), 404],
       ['a name as an array (token[]), and one after a ;', request('GET /?token[]=SECRET-16&lang=en;password=SECRET-17'), 200],
       ['a name behind a ;, and a raw # in the request line', request('GET /no-such?a;token=SECRET-18&lang=en#token=SECRET-19'), 404],
+      ['more names secrets go by', request('GET /?jwt=SECRET-20&session=SECRET-21&SessionId=SECRET-22&client_secret=SECRET-23&pwd=SECRET-24&lang=en'), 200],
+      ['more of them, on a route that does not exist', request(`GET /no-such?x-api-key=SECRET-25&api-key=SECRET-26&access-token=SECRET-27&${MORE}`), 404],
+      ['a name with a control character after it (token%00), and one behind a ;', request('GET /?token%00=SECRET-31&lang=en;pwd%00=SECRET-32'), 200],
+      ['a name with a control character after it, on a route that does not exist', request('GET /no-such?password%00=SECRET-33'), 404],
       ['a route that exists, after all of them', request('GET /'), 200],
     ];
-    const secrets = Array.from({ length: 19 }, (_, i) => `SECRET-${i + 1}`);
+    // Two digits each, so that no secret's name is a part of another's (SECRET-1 of SECRET-10).
+    const secrets = Array.from({ length: 33 }, (_, i) => `SECRET-${String(i + 1).padStart(2, '0')}`);
     // Requests that never end, each on a connection of its own, sent once the others are answered.
     // [what it is, the raw request, the first status it must get]
     const unfinished: Array<[string, string, number]> = [
@@ -120,7 +126,7 @@ export function describeLogSecrets(
       expect(statuses).toEqual(attacks.map(([, , status]) => status));
     });
 
-    it('masks query secrets in every log line and record: 200, 500, 404, a method no route has, a method Node refuses, a header too large, a malformed URL; names encoded (%74oken), in any capitals, as arrays (token[]), after ; or a raw #, values with + and %20', ({ expect }) => {
+    it('masks query secrets in every log line and record: 200, 500, 404, a method no route has, a method Node refuses, a header too large, a malformed URL; names encoded (%74oken), in any capitals, as arrays (token[]), with a control character (token%00), after ; or a raw #, values with + and %20', ({ expect }) => {
       // The log lines: all the console says but the console exporters' indented dumps of spans.
       const logLines = linesWith(exit.output, '').filter((line) => !/^\s/.test(line) && !/^[{}]$/.test(line));
       expect(foundIn(secrets, logLines.join('\n')), 'secrets in a log line on the console').toEqual([]);
@@ -129,6 +135,7 @@ export function describeLogSecrets(
       expect(linesWith(exit.output, 'not found')).toContainEqual(expect.stringContaining('Route GET:/no-such?access_token=REDACTED not found'));
       expect(linesWith(exit.output, 'not found')).toContainEqual(expect.stringContaining('Route GET:/no-such?%74oken=REDACTED&PassWord=REDACTED not found'));
       expect(linesWith(exit.output, 'not found')).toContainEqual(expect.stringContaining('Route GET:/no-such?PASSWORD=REDACTED not found'));
+      expect(linesWith(exit.output, 'not found')).toContainEqual(expect.stringContaining('Route GET:/no-such?password%00=REDACTED not found'));
       if (logs) expect(receiver.logs.map((l) => l.body)).toContain('Route GET:/no-such?access_token=REDACTED not found');
     });
 

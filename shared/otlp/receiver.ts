@@ -60,6 +60,8 @@ export interface ReceivedRequest {
   bytes: number;
   /** The request's Authorization header, which an exporter sends from OTEL_EXPORTER_OTLP_HEADERS. */
   authorization?: string;
+  /** The ids of the spans it carried, in order: which spans left together, in one export (empty when lazy). */
+  spanIds: string[];
 }
 
 export interface OtlpReceiver {
@@ -241,7 +243,7 @@ export async function startOtlpReceiver({ host = '127.0.0.1', port = 0, forward,
       else if (contentEncoding !== '' && contentEncoding !== 'identity') throw new Error(`unsupported content-encoding ${contentEncoding}`);
       if (lazy) {
         pending.push({ signal, contentType, raw });
-        requests.push({ signal, contentType, contentEncoding, bytes: raw.length, authorization: req.headers.authorization });
+        requests.push({ signal, contentType, contentEncoding, bytes: raw.length, authorization: req.headers.authorization, spanIds: [] });
         res.writeHead(200).end();
         return;
       }
@@ -255,7 +257,8 @@ export async function startOtlpReceiver({ host = '127.0.0.1', port = 0, forward,
         }
       } else {
         keep(received);
-        requests.push({ signal, contentType, contentEncoding, bytes: raw.length, authorization: req.headers.authorization });
+        const spanIds = received.spans.map((span) => span.spanId);
+        requests.push({ signal, contentType, contentEncoding, bytes: raw.length, authorization: req.headers.authorization, spanIds });
       }
       // An empty Export*ServiceResponse means "all accepted" in both encodings.
       if (contentType === 'application/json') res.writeHead(200, { 'content-type': 'application/json' }).end('{}');

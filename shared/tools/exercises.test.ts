@@ -193,6 +193,19 @@ describe('code that contradicts its chapter fails, with the ✗ line and the fil
     });
   });
 
+  it("11: the HTTP instrumentation's own redactedQueryParamsServer in place of maskedQuery: ?Token= keeps its value, one ✗", async () => {
+    const exercise = solved(fresh('11', 'contradicts-11-query'));
+    const own = "redactedQueryParamsServer: ['token'],";
+    edit(exercise, join('src', 'telemetry.ts'), (t) => t.replace('startIncomingSpanHook: (request) => maskedQuery(request.url),', own));
+    const checked = await checkExercise(exercise);
+    const text = report(exercise, checked);
+    expect(checked.broken, text).toBe(1);
+    expect(broken(text, 'a token in the query is masked in `url.query`, in any capitals'), text).toEqual({
+      arrived: 'for GET /?Token=tok-CHECK-11&lang=en, url.query is Token=tok-CHECK-11&lang=en: names compared as written, not in any capitals',
+      look: expect.stringMatching(/^src\/telemetry\.ts.*maskedQuery/),
+    });
+  });
+
   it('18: a per-request attribute on app.greetings: the ✗ speaks of its cardinality, and the count is still right', async () => {
     const exercise = solved(fresh('18', 'contradicts-18'));
     edit(exercise, join('src', 'app.ts'), (app) => app.replace('greetings.add(1);', "greetings.add(1, { 'request.id': crypto.randomUUID() });"));
@@ -226,6 +239,29 @@ describe('code that contradicts its chapter fails, with the ✗ line and the fil
     expect(looks.length).toBeGreaterThan(1);
     expect(looks.filter((l) => !l.startsWith('      look at: src/telemetry.ts')), text).toEqual([]);
     expect(text).toMatch(/tsc refuses the code, in [\d.]+ s: fix the ✗ lines above/);
+  });
+
+  it('08: a SimpleSpanProcessor, flushed on exit: every span arrives, one at a time, so the promise on batches is the one ✗', async () => {
+    const simple = setUp('new SimpleSpanProcessor({ exporter: new OTLPTraceExporter() })', "process.once('beforeExit', () => void provider.shutdown());");
+    const exercise = learnersOwn('simple', simple.replace('{ BatchSpanProcessor, TracerProvider }', '{ SimpleSpanProcessor, TracerProvider }'));
+    const checked = await checkExercise(exercise);
+    const text = report(exercise, checked);
+    expect(checked.typeErrors).toEqual([]);
+    expect(checked.broken, text).toBe(1);
+    expect(broken(text, 'the spans leave in batches'), text).toEqual({
+      arrived: expect.stringMatching(/^hello and fail came in exports of their own: .*SimpleSpanProcessor/),
+      look: expect.stringMatching(/^src\/telemetry\.ts, .*BatchSpanProcessor/),
+    });
+    expect(text).toContain('  ✓ no span is lost on Ctrl+C');
+  });
+
+  it("08: a batch every 500 ms, written down: the spans leave before Ctrl+C, OTEL_BSP_SCHEDULE_DELAY unread, one ✗", async () => {
+    const batch = 'new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), scheduledDelayMillis: 500 })';
+    const exercise = learnersOwn('written-down', setUp(batch, "process.once('beforeExit', () => void provider.shutdown());"));
+    const checked = await checkExercise(exercise);
+    const text = report(exercise, checked);
+    expect(checked.broken, text).toBe(1);
+    expect(broken(text, 'the spans leave in batches')?.arrived, text).toMatch(/^hello and fail were sent before Ctrl\+C, .*not come from the variable$/);
   });
 
   it('no flush on exit: nothing arrives, and every ✗ points at the set-up in src/telemetry.ts, none at src/app.ts', async () => {
@@ -334,8 +370,8 @@ describe('pnpm exercise and pnpm check, the commands: a session', { concurrent: 
     expect((await run('exercise', '11')).status).toBe(0);
     const all = await run('check', '--all');
     expect(all.status).toBe(1);
-    expect(all.stdout).toMatch(/^ {2}✗ exercise-08 {2}0\/7 promises {3}extras \d\/2 {3}first ✗: a span named `hello` for `GET \/`, of kind internal/m);
-    expect(all.stdout).toMatch(/^ {2}✗ exercise-11 {2}0\/6 promises/m);
+    expect(all.stdout).toMatch(/^ {2}✗ exercise-08 {2}0\/8 promises {3}extras \d\/2 {3}first ✗: a span named `hello` for `GET \/`, of kind internal/m);
+    expect(all.stdout).toMatch(/^ {2}✗ exercise-11 {2}0\/7 promises/m);
   });
 
   it('pnpm check 08 exits 1 while a promise is broken, and 0 once every one is kept', inOrder, async () => {
@@ -344,12 +380,12 @@ describe('pnpm exercise and pnpm check, the commands: a session', { concurrent: 
     const broken = await run('check', '08');
     expect(broken.status).toBe(1);
     expectAllBroken(broken.stdout, lesson);
-    expect(broken.stdout).toMatch(/^0 of 7 promises kept, in [\d.]+ s: fix the ✗ lines above and run pnpm check 08 again\.$/m);
+    expect(broken.stdout).toMatch(/^0 of 8 promises kept, in [\d.]+ s: fix the ✗ lines above and run pnpm check 08 again\.$/m);
     solved(exerciseFor('08', dir) as Exercise);
     const kept = await run('check', '08');
     expect(kept.status, kept.stdout).toBe(0);
     expectAllKept(kept.stdout, lesson);
-    expect(kept.stdout).toMatch(/^All 7 promises kept, in [\d.]+ s\. Compare with the reference: pnpm diff exercise-08 08$/m);
+    expect(kept.stdout).toMatch(/^All 8 promises kept, in [\d.]+ s\. Compare with the reference: pnpm diff exercise-08 08$/m);
     expect((await run('exercise', '08', '--reset')).status).toBe(0);
   });
 });

@@ -69,7 +69,8 @@ export function buildApp(): FastifyInstance {
 // credentials in signed URLs, and the names tokens and passwords usually go by.
 const SECRET_PARAMS = new Set(
   ['sig', 'signature', 'awsaccesskeyid', 'x-goog-signature', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token']
-    .concat(['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'auth']),
+    .concat(['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'auth'])
+    .concat(['access-token', 'private_token', 'jwt', 'session', 'sessionid', 'client_secret', 'pwd', 'x-api-key', 'api-key', 'credentials', 'authorization']),
 );
 
 // A query parameter anywhere in a JSON log line: after ?, &, ; (which some servers split on too)
@@ -87,7 +88,10 @@ function withoutControls(line: string): string {
   return line.replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** A parameter's name as the app reads it, whatever its case and encoding: %74oken is token, and so is token[] (an array, as qs reads it). */
+/**
+ * A parameter's name as the app reads it, whatever its case and encoding: %74oken is token, and so
+ * are token[] (an array, as qs reads it) and token%00 (control characters dropped: a parser may stop at one).
+ */
 function nameOf(raw: string): string {
   let name = raw;
   try {
@@ -95,5 +99,5 @@ function nameOf(raw: string): string {
   } catch {
     // not a valid JSON escape: read it as it is
   }
-  return ([...new URLSearchParams(`${name}=`).keys()][0] ?? '').toLowerCase().replace(/\[.*$/s, '');
+  return ([...new URLSearchParams(`${name}=`).keys()][0] ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').toLowerCase().replace(/\[.*$/s, '');
 }

@@ -7,8 +7,10 @@ const TELEMETRY = 'src/telemetry.ts, "What changed since step 6"';
 
 export const lesson: Lesson = {
   stage: 'step-08',
-  // Batches held for a minute: the spans reach the receiver through the flush on Ctrl+C, or never.
-  run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/healthz'] },
+  // Batches held for a minute: the spans reach the receiver through the flush on Ctrl+C, or never,
+  // unless each is sent on its own as it ends, or the batch's delay is not the variable's (200 ms
+  // written down, say: the second before Ctrl+C shows it), which the promise on batches tells apart.
+  run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/healthz'], during: () => new Promise((resolve) => setTimeout(resolve, 1_000)) },
   setup: `${TELEMETRY}: the provider, its BatchSpanProcessor({ exporter }) and the flush on exit`,
   promises: [
     {
@@ -77,6 +79,22 @@ export const lesson: Lesson = {
         if (run.exit.code !== 0) return `the app exited with code ${run.exit.code} on Ctrl+C`;
         const missing = ['hello', 'fail'].filter((name) => named(run, name).length === 0);
         return missing.length === 0 ? undefined : `after Ctrl+C, no ${missing.join(' and no ')} span arrived (${arrived(run)})`;
+      },
+    },
+    {
+      says: 'the spans leave in batches: held for OTEL_BSP_SCHEDULE_DELAY (a minute here), `hello` and `fail` go together, in one export, on Ctrl+C',
+      look: `${TELEMETRY}: the BatchSpanProcessor, its scheduledDelayMillis from OTEL_BSP_SCHEDULE_DELAY`,
+      check: (run) => {
+        const [hello, fail] = [named(run, 'hello')[0], named(run, 'fail')[0]];
+        if (!hello || !fail) return `no ${hello ? 'fail' : 'hello'} span: ${arrived(run)}`;
+        const exports = run.receiver.requests;
+        const [first, second] = [hello, fail].map((span) => exports.findIndex((e) => e.spanIds.includes(span.spanId)));
+        if (first !== second) return 'hello and fail came in exports of their own: each span sent as it ends (a SimpleSpanProcessor), not in a batch';
+        if (first! < (run.exportsBeforeStop ?? 0)) {
+          const delay = 'although OTEL_BSP_SCHEDULE_DELAY=60000 holds a batch for a minute';
+          return `hello and fail were sent before Ctrl+C, ${delay}: the batch's delay does not come from the variable`;
+        }
+        return undefined;
       },
     },
     {

@@ -3,11 +3,13 @@
 import { arrived, named, spansOfRequest, SpanKind, type Lesson, type ReceivedSpan, type StageRun } from '@otel-steps/shared/harness';
 
 const TELEMETRY = 'src/telemetry.ts, "What changed since step 8": the instrumentations';
+// A token's value, sent in the query: masked in url.query, it arrives nowhere.
+const SECRET = 'tok-CHECK-11';
 const server = (run: StageRun, index: number): ReceivedSpan | undefined => spansOfRequest(run, index).find((s) => s.kind === SpanKind.SERVER);
 
 export const lesson: Lesson = {
   stage: 'step-11',
-  run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/nope', '/healthz', '/?token=tok-CHECK-11&lang=en'] },
+  run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/nope', '/healthz', `/?token=${SECRET}&lang=en`, `/?Token=${SECRET}&lang=en`] },
   setup: `${TELEMETRY} and the provider, exporter and flush kept from step 8`,
   promises: [
     {
@@ -75,10 +77,22 @@ export const lesson: Lesson = {
       check: (run) => (spansOfRequest(run, 3).length === 0 ? undefined : `GET /healthz made ${spansOfRequest(run, 3).length} spans`),
     },
     {
-      says: 'a token in the query is masked in `url.query`',
-      look: `${TELEMETRY}: redactedQueryParamsServer`,
-      extra: true,
-      check: (run) => (server(run, 4)?.attributes['url.query'] === 'token=REDACTED&lang=en' ? undefined : `url.query is ${server(run, 4)?.attributes['url.query']}`),
+      says:
+        'a token in the query is masked in `url.query`, in any capitals (`?token=abc&lang=en` is `token=REDACTED&lang=en`, `?Token=` too), ' +
+        'and arrives nowhere else',
+      look: `${TELEMETRY}: maskedQuery, from startIncomingSpanHook, and the requestHook that keeps url.path a path`,
+      check: (run) => {
+        const [lower, upper] = [server(run, 4), server(run, 5)];
+        if (!lower || !upper) return `no server span for GET /?${lower ? 'Token' : 'token'}=...; ${arrived(run)}`;
+        const [low, up] = [lower, upper].map((span) => span.attributes['url.query']);
+        if (low !== 'token=REDACTED&lang=en') return `for GET /?token=${SECRET}&lang=en, url.query is ${low}`;
+        if (up !== 'Token=REDACTED&lang=en') return `for GET /?Token=${SECRET}&lang=en, url.query is ${up}: names compared as written, not in any capitals`;
+        const where = run.receiver.spans.flatMap((span) =>
+          Object.entries(span.attributes).flatMap(([key, value]) => (JSON.stringify(value).includes(SECRET) ? [`${span.name}'s ${key}`] : [])),
+        );
+        if (where.length > 0) return `the token's value arrives in ${[...new Set(where)].join(', ')}`;
+        return run.leaked([SECRET]).length === 0 ? undefined : "the token's value is on the console";
+      },
     },
   ],
 };

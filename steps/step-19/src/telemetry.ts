@@ -38,7 +38,8 @@ const HEALTH_CHECK = '/healthz';
 // the semantic conventions' own list (signed URLs) and the names secrets usually go by.
 const SECRET_QUERY_PARAMS = new Set(
   ['sig', 'signature', 'awsaccesskeyid', 'x-goog-signature', 'x-amz-signature', 'x-amz-credential', 'x-amz-security-token']
-    .concat(['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'auth']),
+    .concat(['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'auth'])
+    .concat(['access-token', 'private_token', 'jwt', 'session', 'sessionid', 'client_secret', 'pwd', 'x-api-key', 'api-key', 'credentials', 'authorization']),
 );
 
 /**
@@ -54,10 +55,12 @@ function maskedQuery(url: string | undefined): Record<string, string> {
 }
 
 /**
- * Whether a parameter's name is a secret's: in any case, token[] (an array, as qs reads it) too,
- * and the last part of a name after ; or #, which a value can hide behind (?a;token=).
+ * Whether a parameter's name is a secret's: in any case, token[] (an array, as qs reads it) and
+ * token%00 (control characters dropped: a parser may stop at one) too, and the last part of a name
+ * after ; or #, which a value can hide behind (?a;token=).
  */
-const secret = (name: string): boolean => SECRET_QUERY_PARAMS.has(name.split(/[;#]/).pop()!.toLowerCase().replace(/\[.*$/s, ''));
+const secret = (name: string): boolean =>
+  SECRET_QUERY_PARAMS.has(name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').split(/[;#]/).pop()!.toLowerCase().replace(/\[.*$/s, ''));
 
 /** A value with the parameters it holds masked: after ; (a separator to some servers) or a # sent raw, ?a=1;token=. */
 const maskedWithin = (value: string): string =>

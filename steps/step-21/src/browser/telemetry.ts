@@ -74,7 +74,12 @@ addEventListener('pagehide', () => void provider.forceFlush());
 
 // The query parameters whose values are secrets (the servers' list, src/app.ts): a page opened
 // from a link with ?token=... must not put the token in url.full. The gateway masks them again.
-const SECRET = /^(sig|signature|awsaccesskeyid|x-goog-signature|x-amz-signature|x-amz-credential|x-amz-security-token|token|access_token|refresh_token|id_token|password|passwd|secret|api_key|apikey|key|code|auth)$/i;
+const SECRET = new RegExp(
+  '^(sig|signature|awsaccesskeyid|x-goog-signature|x-amz-signature|x-amz-credential|x-amz-security-token|token|access_token|refresh_token|id_token' +
+    '|password|passwd|secret|api_key|apikey|key|code|auth|access-token|private_token|jwt|session|sessionid|client_secret|pwd|x-api-key|api-key|credentials' +
+    '|authorization)$',
+  'i',
+);
 
 /**
  * url.full without the secrets: each secret query value masked, and the fragment dropped. A
