@@ -55,6 +55,9 @@ const LOOPING = JSON.stringify({
 const twice = (n: number) => ({ or: [{ $ref: `e${n + 1}` }, { $ref: `e${n + 1}` }] });
 const evaluators = Object.fromEntries(Array.from({ length: 21 }, (_, n) => [`e${n}`, n === 20 ? true : twice(n)]));
 const SHARED = { ...RULE, targeting: { if: [{ $ref: 'e0' }, 'on', 'off'] } };
+// A rule nested forty deep, with no loop: deeper than any rule needs.
+const deep = (n: number): unknown => (n === 0 ? true : { '!': [{ '!': [deep(n - 1)] }] });
+const DEEP = JSON.stringify({ flags: { ...SHIPPED.flags, 'tier-errors': { ...RULE, targeting: { if: [deep(20), 'on', 'off'] } } } });
 const EXPANDING = JSON.stringify({ $evaluators: evaluators, flags: { ...SHIPPED.flags, 'tier-errors': SHARED } });
 const NOT_BOOLEAN = JSON.stringify({ flags: { 'tier-errors': { state: 'ENABLED', variants: { on: 'yes', off: 'no' }, defaultVariant: 'on' } } });
 const now = (): bigint => BigInt(Date.now()) * 1_000_000n;
@@ -158,6 +161,7 @@ describe('step-22: faults switched on and off while it runs, each found in its s
       [NOT_BOOLEAN, 'must be true or false'],
       [LOOPING, 'loops over an array'],
       [EXPANDING, 'bytes'],
+      [DEEP, 'deep'],
     ];
     for (const [bad, why] of unusable) {
       const before = stage.output().length;
@@ -253,19 +257,20 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   it('a malformed flag file: one clear line from each service, the last good flags kept, still serving', () => {
     expect(afterMalformed.statuses).toEqual([500, 500, 500]);
     // No flags, or a fault that is not on or off: refused too, tier-errors still on.
-    expect(afterUnusable).toEqual(Array(8).fill(500));
+    expect(afterUnusable).toEqual(Array(10).fill(500));
     const line = `flags: ${FLAGS_FILE} is not a valid flag file (the JSON ends before it is complete): keeping the last good flags until it is fixed`;
     expect(afterMalformed.lines.sort()).toEqual(['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line}`));
   });
 
-  it('a rule that loops over arrays, or shared rules that grow past a flag file: refused in one line, before flagd compiles them', () => {
+  it('a rule that loops over arrays, one nested too deep, or shared rules that grow past a flag file: refused in one line, before flagd compiles them', () => {
     const why = [
       'the targeting of tier-errors uses "reduce", which loops over an array: map, filter, reduce, all, some and none are not taken',
       'its $evaluators, each $ref replaced, are over 1000000 bytes',
+      'the targeting of tier-errors is nested over 32 deep, more than a flag file needs',
     ];
     const line = (w: string) => `flags: ${FLAGS_FILE} is not a valid flag file (${w}): keeping the last good flags until it is fixed`;
     const lines = why.flatMap((w) => ['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line(w)}`));
-    expect(refusedLines.filter((l) => /loops|\$evaluators/.test(l)).sort()).toEqual(lines.sort());
+    expect(refusedLines.filter((l) => /loops|\$evaluators|deep/.test(l)).sort()).toEqual(lines.sort());
   });
 
   it('a file that is not JSON: the line says where it breaks, and nothing of what it holds', () => {
