@@ -65,12 +65,16 @@ const otherCause = (s: Scenario): Cause => (s.cause === 'latency' ? 'errors' : '
 interface Evidence {
   found: [string, string] | string;
   healthy: [string, string] | string;
+  /** What an attacker would give, made by hand (a request sent past the gateway, a trace id shared on purpose). */
+  forged?: [string, string];
 }
 
 describe('pnpm incident: every scenario found in its signal, and answered', () => {
   let stage: RunningStage;
   const answers: Record<string, Array<{ what: string; code: number; out: string }>> = {};
   const instructor: Record<string, { code: number; out: string }> = {};
+  /** The right service and cause with the evidence an attacker made by hand. */
+  const forgedAnswers: Record<string, { code: number; out: string }> = {};
 
   const reloads = (): number => stage.output().split('\n').filter((l) => l.includes(`flags: ${FILE} changed, flags reloaded`)).length;
   /** Runs `pnpm incident` with `args` and waits until the three services read the change. */
@@ -87,6 +91,12 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
     return done;
   }
   const get = (n: number, path = '/', headers: Record<string, string> = {}) => Promise.all(Array.from({ length: n }, () => stage.get(path, headers)));
+  /** The URL of greeter or words, as the stage's start says it. */
+  const urlOf = (service: 'greeter' | 'words'): string => new RegExp(`${service} on (http://[^,)\\s]+)`).exec(stage.output())![1]!;
+  /** A request sent to greeter or words by hand, past the gateway, as Node's fetch sends it (user agent node). */
+  const byHand = async (service: 'greeter' | 'words', path: string, headers: Record<string, string> = {}): Promise<void> => {
+    await (await fetch(`${urlOf(service)}${path}`, { headers })).arrayBuffer();
+  };
 
   /** Each scenario's traffic and the chapter's way to its evidence; metrics scenarios return none. */
   const find: Record<string, (since: number) => Promise<Evidence>> = {
@@ -121,23 +131,40 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
     'lost-context': async (since) => {
       await get(3);
       await get(1, '/error');
-      return eventually('a words span with no parent, and one with', async () => {
-        const spans = (await jaegerTraces('step-22-words', micros(since))).flatMap((t) => of(t, 'words').filter(isServer));
-        const orphan = spans.find((s) => s.references.length === 0);
-        const child = spans.find((s) => s.references.length > 0);
-        return orphan && child ? { found: [orphan.traceID, orphan.spanID], healthy: [child.traceID, child.spanID] } : undefined;
+      // The attacker's evidence: words' span of a request sent to words by hand, with no parent, as greeter's lost call makes it.
+      await byHand('words', '/word');
+      // Greeter's side of the broken hop: its GET /greeting with no call to words in its trace; its
+      // GET /error, whose call to words keeps the context, does not show it.
+      return eventually("greeter's GET /greeting with no call to words, its GET /error with one, and words' orphan spans", async () => {
+        const traces = await jaegerTraces('step-22-greeter', micros(since));
+        const route = (t: JaegerTrace, path: string) => of(t, 'greeter').find((s) => isServer(s) && tag(s, 'http.route') === path);
+        const lost = traces.find((t) => route(t, '/greeting') && of(t, 'words').length === 0);
+        const kept = traces.find((t) => route(t, '/error') && of(t, 'words').length > 0);
+        const words = (await jaegerTraces('step-22-words', micros(since))).flatMap((t) => of(t, 'words').filter(isServer));
+        const orphan = words.find((s) => s.references.length === 0 && tag(s, 'user_agent.original') === 'node');
+        if (!lost || !kept || !orphan || words.filter((s) => s.references.length === 0).length < 4) return undefined;
+        const [found, healthy] = [route(lost, '/greeting')!, route(kept, '/error')!];
+        return { found: [found.traceID, found.spanID], healthy: [healthy.traceID, healthy.spanID], forged: [orphan.traceID, orphan.spanID] };
       });
     },
     'retry-storm': async (since) => {
       await get(1);
-      await get(1, '/error');
-      return eventually('a gateway trace with many calls to greeter, and one with a single call', async () => {
+      await get(2, '/error');
+      const root = (t: JaegerTrace): JaegerSpan => of(t, 'gateway').find((s) => s.references.length === 0)!;
+      const [storm, single, shared] = await eventually('a gateway trace with many calls to greeter, and two with a single call', async () => {
         const traces = await jaegerTraces('step-22-gateway', micros(since));
-        const root = (t: JaegerTrace): JaegerSpan => of(t, 'gateway').find((s) => s.references.length === 0)!;
-        const storm = traces.find((t) => of(t, 'greeter').filter(isServer).length >= 6);
-        const single = traces.find((t) => of(t, 'greeter').filter(isServer).length === 1);
-        return storm && single ? { found: [storm.traceID, root(storm).spanID], healthy: [single.traceID, root(single).spanID] } : undefined;
+        const stormy = traces.find((t) => of(t, 'greeter').filter(isServer).length >= 6);
+        const [one, two] = traces.filter((t) => of(t, 'greeter').filter(isServer).length === 1);
+        return stormy && one && two ? ([stormy, one, two] as const) : undefined;
       });
+      // The attacker's evidence: five requests sent to greeter by hand, each naming the gateway's own call in its traceparent.
+      const call = of(shared, 'gateway').find((s) => tag(s, 'span.kind') === 'client')!;
+      for (let i = 0; i < 5; i++) await byHand('greeter', '/greeting', { traceparent: `00-${shared.traceID}-${call.spanID}-01` });
+      await eventually('the five calls by hand in the shared trace', async () => {
+        const grown = (await jaegerTraces('step-22-gateway', micros(since))).find((t) => t.traceID === shared.traceID);
+        return grown && of(grown, 'greeter').filter(isServer).length >= 6 ? true : undefined;
+      });
+      return { found: [storm.traceID, root(storm).spanID], healthy: [single.traceID, root(single).spanID], forged: [shared.traceID, root(shared).spanID] };
     },
     'blocked-loop': async () => {
       await eventually("words' event loop delay above 150 ms in Prometheus", async () => {
@@ -188,7 +215,7 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
       const since = Date.now();
       const worked = scenario.name === 'slow-words';
       await switchTo(worked ? CHAPTER.worked : `pnpm incident start ${scenario.name}`);
-      const { found, healthy } = await find[scenario.name]!(since);
+      const { found, healthy, forged } = await find[scenario.name]!(since);
       const { service, cause } = scenario;
       answers[scenario.name] = [
         { what: 'right, with its evidence', ...(await incident(fill(worked ? CHAPTER.workedAnswer : CHAPTER.answer, service, cause, found))) },
@@ -196,6 +223,7 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
         { what: 'a wrong cause', ...(await incident(fill(CHAPTER.answer, service, otherCause(scenario), found), true)) },
         { what: 'evidence that does not show it', ...(await incident(fill(CHAPTER.answer, service, cause, healthy), true)) },
       ];
+      if (forged) forgedAnswers[scenario.name] = await incident(fill(CHAPTER.answer, service, cause, forged), true);
       await switchTo(CHAPTER.stop);
     }
   }, 9 * 60_000);
@@ -215,6 +243,15 @@ describe('pnpm incident: every scenario found in its signal, and answered', () =
     expect([service!.code, service!.out.split('\n')[0]]).toEqual([1, notConfirmed(otherService(scenario), scenario.cause)]);
     expect([cause!.code, cause!.out.split('\n')[0]]).toEqual([1, notConfirmed(scenario.service, otherCause(scenario))]);
     expect([healthy!.code, healthy!.out.split('\n')[0]], healthy!.out).toEqual([1, notConfirmed(scenario.service, scenario.cause)]);
+  });
+
+  it('lost-context and retry-storm: evidence made by hand is refused (an orphan span of words, calls to greeter sent into a trace)', () => {
+    const refused = (name: string): [string, number, string] => {
+      const { service, cause } = SCENARIOS.find((s) => s.name === name)!;
+      return [name, 1, `✗ ${service}, ${cause}: not confirmed: either that is not the running fault, or the evidence does not show it`];
+    };
+    const said = Object.entries(forgedAnswers).map(([name, answer]) => [name, answer.code, answer.out.split('\n')[0]]);
+    expect(said.sort()).toEqual(['lost-context', 'retry-storm'].map(refused));
   });
 
   it("the instructor's commands: list, a seeded start that picks the same fault again and says nothing of it, reveal", () => {

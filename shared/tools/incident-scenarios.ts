@@ -37,8 +37,8 @@ export interface Scenario {
   signal: Signal;
   /** For an instructor to give (reveal prints it): where to look, without the answer. */
   hint: string;
-  /** For a traces scenario: undefined when `span` shows the fault, or why it does not. */
-  shows?: (span: JaegerSpan, trace: JaegerTrace) => string | undefined;
+  /** For a traces scenario: undefined when `span` shows the fault, or why it does not; `sinceMs`: when the incident started (epoch ms). */
+  shows?: (span: JaegerSpan, trace: JaegerTrace, sinceMs: number) => string | undefined;
   /** For a metrics scenario: the metric names that show it, and the PromQL whose answer is its value for the service now. */
   metric?: { names: RegExp; query: (service: string) => string; over: number; unit: string; what: string };
 }
@@ -47,6 +47,38 @@ const ms = (span: JaegerSpan): number => Math.round(span.duration / 1000);
 const routeOf = (span: JaegerSpan): string => String(tag(span, 'http.route') ?? tag(span, 'url.path') ?? '');
 const isServer = (span: JaegerSpan): boolean => tag(span, 'span.kind') === 'server';
 const parentOf = (span: JaegerSpan): string | undefined => span.references.find((r) => r.refType === 'CHILD_OF')?.spanID;
+
+/** The server span of the request `span` is part of, in the same service: itself, or the nearest such ancestor. */
+function serverOf(trace: JaegerTrace, span: JaegerSpan): JaegerSpan | undefined {
+  const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
+  const service = serviceOf(trace, span);
+  // At most one step per span: a trace made by hand may hold a loop of parents.
+  for (let at: JaegerSpan | undefined = span, steps = 0; at && steps <= trace.spans.length; at = byId.get(parentOf(at) ?? ''), steps++) {
+    if (serviceOf(trace, at) !== service) return undefined;
+    if (isServer(at)) return at;
+  }
+  return undefined;
+}
+
+/** Every span below `root` in its trace, by parent: its children, theirs, and so on, each once (a loop of parents ends). */
+function under(trace: JaegerTrace, root: JaegerSpan): JaegerSpan[] {
+  const children = new Map<string, JaegerSpan[]>();
+  for (const s of trace.spans) {
+    const siblings = children.get(parentOf(s) ?? '') ?? [];
+    children.set(parentOf(s) ?? '', siblings);
+    siblings.push(s);
+  }
+  const seen = new Set([root.spanID]);
+  const below: JaegerSpan[] = [];
+  for (let i = -1; i < below.length; i++) {
+    for (const child of children.get(i < 0 ? root.spanID : below[i]!.spanID) ?? []) {
+      if (seen.has(child.spanID)) continue;
+      seen.add(child.spanID);
+      below.push(child);
+    }
+  }
+  return below;
+}
 
 export const SCENARIOS: Scenario[] = [
   {
@@ -74,16 +106,24 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'lost-context',
-    service: 'words',
+    service: 'greeter',
     cause: 'broken-propagation',
     signal: 'traces',
     hint: "Zipkin's Dependencies page, and the traces of each service: does every request still reach the end of one trace?",
-    // Greeter's own call, as its fetch sends it (user agent node), not a request made by hand to words.
-    shows: (span) => {
-      if (parentOf(span) !== undefined) return `${span.operationName} has a parent: its trace context arrived`;
-      if (!isServer(span) || routeOf(span) !== '/word') return `${span.operationName} is not words' GET /word`;
-      const agent = String(tag(span, 'user_agent.original') ?? tag(span, 'http.request.header.user-agent') ?? '');
-      return /^\[?"?node"?\]?$/.test(agent) ? undefined : `${span.operationName} was not called by greeter (user agent ${agent || 'none'})`;
+    // The broken hop as greeter records it: its GET /greeting answered, and no call to words below
+    // it in its trace (greeter's call is made outside the trace context, so it has no span, and
+    // words' side of it starts a trace of its own). Words' orphan span is no evidence: a request
+    // sent to words by hand, whatever its user agent, looks just the same.
+    shows: (span, trace, sinceMs) => {
+      const server = serverOf(trace, span);
+      if (!server || serviceOf(trace, server) !== 'step-22-greeter' || routeOf(server) !== '/greeting') {
+        return `${span.operationName} is not part of greeter's GET /greeting`;
+      }
+      if (server.startTime / 1000 < sinceMs) return `greeter's GET /greeting of span ${span.spanID} started before this incident`;
+      if (isErrorSpan(server)) return "greeter's GET /greeting failed: it was not answered";
+      const below = under(trace, server);
+      const calls = below.filter((s) => tag(s, 'span.kind') === 'client' || serviceOf(trace, s) === 'step-22-words');
+      return calls.length === 0 ? undefined : "greeter's call to words is in the same trace: its trace context went with it";
     },
   },
   {
@@ -126,16 +166,18 @@ export const SCENARIOS: Scenario[] = [
     cause: 'retry-storm',
     signal: 'traces',
     hint: 'the span count of one trace: how many calls does one request make, and from where?',
-    shows: (_span, trace) => {
-      // Calls the gateway made: greeter server spans whose parent is a gateway span of this trace
-      // (a request sent to greeter by hand, naming the trace in its traceparent, has no such parent).
-      const byId = new Map(trace.spans.map((s) => [s.spanID, s]));
-      const fromGateway = (s: JaegerSpan): boolean => {
-        const parent = byId.get(parentOf(s) ?? '');
-        return parent !== undefined && serviceOf(trace, parent) === 'step-22-gateway';
-      };
-      const calls = trace.spans.filter((s) => serviceOf(trace, s) === 'step-22-greeter' && isServer(s) && fromGateway(s)).length;
-      return calls > 1 ? undefined : `its trace calls greeter ${calls === 1 ? 'once' : `${calls} times`}, as every request does`;
+    shows: (span, trace, sinceMs) => {
+      // The calls that one request made: the gateway's client spans below the gateway's server span
+      // of that request, since the incident started, each answered by a greeter server span. A
+      // request sent to greeter by hand, naming the trace (and even one of its spans) in its
+      // traceparent, adds a greeter span but no call of the gateway's.
+      const server = serverOf(trace, span);
+      if (!server || serviceOf(trace, server) !== 'step-22-gateway') return `${span.operationName} is not part of a request the gateway served`;
+      const answered = new Set(trace.spans.filter((s) => isServer(s) && serviceOf(trace, s) === 'step-22-greeter').map(parentOf));
+      const calls = under(trace, server).filter(
+        (s) => serviceOf(trace, s) === 'step-22-gateway' && tag(s, 'span.kind') === 'client' && s.startTime / 1000 >= sinceMs && answered.has(s.spanID),
+      ).length;
+      return calls > 1 ? undefined : `its request calls greeter ${calls === 1 ? 'once' : `${calls} times`}, as every request does`;
     },
   },
   {
@@ -249,8 +291,8 @@ export function judgeSpan(found: Scenario | undefined, service: string, cause: s
   const marks = `${isErrorSpan(span) ? ', an error' : ''}${parentOf(span) ? '' : ', no parent'}`;
   const facts = `span ${spanId} is ${owner}'s ${span.operationName}, ${ms(span)} ms${marks}${logs}`;
   const inService = found !== undefined && owner === `step-22-${found.service}`;
-  const shown =
-    inService && found.signal === 'traces' ? found.shows?.(span, trace) === undefined : inService && found.signal === 'logs' && recent.some(isWarning);
+  const shows = (): boolean => found!.shows?.(span, trace, startedMs - SLACK_MS) === undefined;
+  const shown = inService && (found.signal === 'traces' ? shows() : found.signal === 'logs' && recent.some(isWarning));
   if (!shown) return notConfirmed(service, cause, facts);
   return right(`${found!.service}, ${found!.cause}: ${facts}: that shows it. ${over(found!)}`);
 }

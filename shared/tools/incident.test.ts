@@ -50,7 +50,7 @@ describe('pnpm incident start, reveal, stop', () => {
     const started = await incident('start', 'lost-context');
     expect(started.code).toBe(0);
     expect(on()).toEqual(['lost-context']);
-    const revealed = /^lost-context: words, broken-propagation, found through the traces, since \d\d:\d\d:\d\d UTC\n {2}a hint to give: .+\n$/;
+    const revealed = /^lost-context: greeter, broken-propagation, found through the traces, since \d\d:\d\d:\d\d UTC\n {2}a hint to give: .+\n$/;
     expect((await incident('reveal')).out).toMatch(revealed);
     expect((await incident('stop')).code).toBe(0);
     expect(readFileSync(FLAGS, 'utf8')).toBe(readFileSync(TEMPLATE, 'utf8'));
@@ -209,20 +209,55 @@ describe('the evidence, a span of a trace in Jaeger and its log records', () => 
     expect(judge('tier-errors', onPurpose, 'r').ok).toBe(false);
   });
 
-  it("lost-context: words' GET /word with no parent, called by greeter's fetch; not one whose context arrived, nor one made by hand", () => {
-    const lost = (agent: string) => trace(span('w', 'GET /word', 'w', { tags: { ...SERVER, 'http.route': '/word', 'user_agent.original': agent } }));
-    expect(judge('lost-context', lost('node'), 'w').ok).toBe(true);
-    expect(judge('lost-context', lost('curl/8.5.0'), 'w').line).toMatch(refused);
-    expect(judge('lost-context', slow, 'c').line).toMatch(refused);
+  const CLIENT = { 'span.kind': 'client' };
+  it("lost-context: greeter's answered GET /greeting with no call to words below it; not one whose call is traced, nor words' orphan span", () => {
+    // One request as the stage records it with the fault on: gateway → greeter, and no call below greeter's handler.
+    const hop = [
+      span('a', 'GET /', 'g', { tags: SERVER }),
+      span('b', 'GET', 'g', { parent: 'a', tags: CLIENT }),
+      span('r', 'GET /greeting', 'r', { parent: 'b', tags: { ...SERVER, 'http.route': '/greeting' } }),
+      span('h', 'handler - greeting', 'r', { parent: 'r' }),
+    ];
+    expect(judge('lost-context', trace(...hop), 'r').ok).toBe(true);
+    expect(judge('lost-context', trace(...hop), 'h').ok).toBe(true);
+    // With the context kept: greeter's call to words, and words' span, in the same trace.
+    const kept = [...hop, span('c', 'GET', 'r', { parent: 'h', tags: CLIENT }), span('w', 'GET /word', 'w', { parent: 'c', tags: SERVER })];
+    expect(judge('lost-context', trace(...kept), 'r').line).toMatch(refused);
+    expect(judge('lost-context', trace(...kept), 'h').line).toMatch(refused);
+    // A failed greeting (tier-errors' kind) never reached its call to words.
+    const failed = hop.map((s) => (s.spanID === 'r' ? { ...s, tags: [...s.tags, { key: 'error', value: true }] } : s));
+    expect(judge('lost-context', trace(...failed), 'r').ok).toBe(false);
+    // Words' GET /word with no parent, as a request sent to words by hand makes it, with greeter's user agent.
+    const orphan = trace(span('w', 'GET /word', 'w', { tags: { ...SERVER, 'http.route': '/word', 'user_agent.original': 'node' } }));
+    const orphanAs = (s: Scenario, service: string) => judgeSpan(s, service, 'broken-propagation', { trace: orphan, spanId: 'w', records: [] }, STARTED);
+    for (const service of ['greeter', 'words']) expect(orphanAs(scenario('lost-context'), service).ok).toBe(false);
+    const words = { ...scenario('lost-context'), service: 'words' as const };
+    expect(orphanAs(words, 'words').ok).toBe(false);
+    // The gateway's span of the same request is not greeter's.
+    expect(judge('lost-context', trace(...hop), 'a').ok).toBe(false);
   });
 
-  it('retry-storm: a gateway span whose trace holds several calls from the gateway to greeter; not an ordinary trace, nor calls sent by hand into it', () => {
-    const calls = [1, 2, 3].map((n) => span(`r${n}`, 'GET /greeting', 'r', { parent: 'a', tags: SERVER }));
-    expect(judge('retry-storm', trace(span('a', 'GET /', 'g', { tags: SERVER }), ...calls), 'a').ok).toBe(true);
-    expect(judge('retry-storm', trace(span('a', 'GET /', 'g', { tags: SERVER }), calls[0]!), 'a').line).toMatch(refused);
-    // A request to greeter that names the trace in its traceparent, with a parent no span of the trace has.
-    const forged = span('f', 'GET /greeting', 'r', { parent: 'ffffffffffffffff', tags: SERVER });
-    expect(judge('retry-storm', trace(span('a', 'GET /', 'g', { tags: SERVER }), calls[0]!, forged), 'a').ok).toBe(false);
+  it('retry-storm: the calls to greeter made by the gateway request given, since the incident; not one call, nor calls sent by hand into its trace', () => {
+    // The gateway's request: its server span, its handler, a client span per call, each answered by greeter.
+    const request = (id: string, calls: number, after = 5): JaegerSpan[] => [
+      span(id, 'GET /', 'g', { tags: SERVER, after }),
+      span(`${id}h`, 'handler - hello', 'g', { parent: id, after }),
+      ...Array.from({ length: calls }, (_, n) => [
+        span(`${id}c${n}`, 'GET', 'g', { parent: `${id}h`, tags: CLIENT, after }),
+        span(`${id}r${n}`, 'GET /greeting', 'r', { parent: `${id}c${n}`, tags: SERVER, after }),
+      ]).flat(),
+    ];
+    expect(judge('retry-storm', trace(...request('a', 6)), 'a').ok).toBe(true);
+    expect(judge('retry-storm', trace(...request('a', 6)), 'ah').ok).toBe(true);
+    expect(judge('retry-storm', trace(...request('a', 1)), 'a').line).toMatch(refused);
+    // Requests sent to greeter by hand, naming the trace in their traceparent, with a parent of the gateway's or none the trace has.
+    const forged = ['a', 'ah', 'ac0', 'ffffffffffffffff'].map((parent, n) => span(`f${n}`, 'GET /greeting', 'r', { parent, tags: SERVER }));
+    expect(judge('retry-storm', trace(...request('a', 1), ...forged), 'a').line).toMatch(refused);
+    // A second request to the gateway, sent by hand into the same trace: its calls are not the given span's.
+    expect(judge('retry-storm', trace(...request('a', 1), ...request('b', 6)), 'a').line).toMatch(refused);
+    // Calls made before the incident started do not count.
+    const before = request('o', 6, -60).map((s) => (s.spanID === 'o' ? { ...s, startTime: at(5) } : s));
+    expect(judge('retry-storm', trace(...before), 'o').line).toMatch(refused);
   });
 
   const record = (fields: Partial<LogRecord>): LogRecord => ({

@@ -41,7 +41,8 @@ ${CAUSE_NAMES.map((c) => `  ${c.padEnd(20)} ${CAUSES[c]}`).join('\n')}
 
 Evidence: a fault found in the traces needs the trace and the span that shows it (--trace, --span:
 the span is in the service you name, from since the incident started, and shows the fault: its
-duration, its error, its missing parent, the calls in its trace); one found in the logs needs the
+duration, its error, a call that lost its context (the caller's request, with no call below it),
+the calls made below the span of one request); one found in the logs needs the
 trace and span ids of the log record that shows it; one found only in the metrics needs --metric,
 the name of the metric that shows it, as Prometheus shows it. The check asks the running Jaeger,
 VictoriaLogs and Prometheus.

@@ -8,6 +8,7 @@
 import { copyFileSync, existsSync, linkSync, readFileSync, rmSync, statSync, unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { format } from 'node:util';
 import { FlagdCore } from '@openfeature/flagd-core';
 import { SpanEventHook } from '@openfeature/open-telemetry-hooks';
 import {
@@ -33,7 +34,21 @@ const FLAGS_FILE = process.env.FLAGS_FILE ? resolve(process.env.FLAGS_FILE) : lo
 const POLL_MS = 100;
 const MAX_BYTES = 1_000_000;
 
-const say = (...said: unknown[]): void => console.error('flags:', ...said);
+// json-logic's operators that loop over an array: nested in each other over arrays of the rule's
+// own, a rule of a few lines runs for minutes, and every request of the service waits behind it.
+// No fault needs one; a rule with one is refused, as is one too deep or too large to be a rule.
+const LOOPS = new Set(['map', 'filter', 'reduce', 'all', 'some', 'none']);
+const MAX_DEPTH = 32;
+const MAX_NODES = 10_000;
+
+/**
+ * `text` with its control characters (C0, DEL and C1) written as \u001b and so on: what the file
+ * holds reaches the console through flagd's messages (a flag's key, a variant's name), and must not
+ * move the cursor, clear the screen or start a line of its own.
+ */
+const printable = (text: string): string =>
+  text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+const say = (...said: unknown[]): void => console.error(printable(format('flags:', ...said)));
 const QUIET: Logger = { error: () => {}, warn: () => {}, info: () => {}, debug: () => {} };
 
 /** flags.local.json, copied from flags.json when there is none; the three services start at once, so it is linked into place whole, once. */
@@ -109,6 +124,8 @@ class FlagFileProvider implements Provider {
       // Every fault is on or off: a variant that is not true or false would switch it off unseen.
       const wrong = Object.entries(parsed.flags ?? {}).filter(([, flag]) => Object.values(flag?.variants ?? {}).some((v) => typeof v !== 'boolean'));
       if (wrong.length > 0) throw new Error(`the variants of ${wrong.map(([key]) => key).join(', ')} must be true or false`);
+      // Before flagd compiles a rule: one that loops would block this process when it is evaluated.
+      costly(parsed);
       // Tried on an engine of its own first: the live one keeps the last good flags if this fails.
       const trial = new FlagdCore(undefined, QUIET);
       trial.setConfigurations(text);
@@ -122,8 +139,8 @@ class FlagFileProvider implements Provider {
     this.text = text;
     this.refused = undefined;
     this.unevaluable.clear();
-    if (!this.good) console.log(`flags: ${this.core.getFlags().size} flags from ${this.file}; a change to the file takes effect within a second`);
-    else if (changed.length > 0) console.log(`flags: ${this.file} changed, flags reloaded`);
+    if (!this.good) console.log(printable(`flags: ${this.core.getFlags().size} flags from ${this.file}; a change to the file takes effect within a second`));
+    else if (changed.length > 0) console.log(printable(`flags: ${this.file} changed, flags reloaded`));
     this.good = true;
     if (changed.length > 0) this.events.emit(ProviderEvents.ConfigurationChanged, { flagsChanged: changed });
   }
@@ -136,7 +153,7 @@ class FlagFileProvider implements Provider {
     const line = `flags: ${this.file} ${why}`;
     if (line === this.refused) return;
     this.refused = line;
-    console.error(`flags: ${this.file} ${why}: ${this.good ? 'keeping the last good flags' : 'every fault stays off'} until it is fixed`);
+    say(`${this.file} ${why}: ${this.good ? 'keeping the last good flags' : 'every fault stays off'} until it is fixed`);
   }
 
   async resolveBooleanEvaluation(key: string, byDefault: boolean, context: EvaluationContext): Promise<ResolutionDetails<boolean>> {
@@ -146,7 +163,7 @@ class FlagFileProvider implements Provider {
     // A flag the file does not hold is off on purpose, and says nothing.
     if (result.reason === 'ERROR' && result.errorCode !== 'FLAG_NOT_FOUND' && !this.unevaluable.has(key)) {
       this.unevaluable.add(key);
-      console.error(`flags: ${key} in ${this.file} cannot be evaluated (${result.errorMessage ?? result.errorCode}): it counts as off until the file is fixed`);
+      say(`${key} in ${this.file} cannot be evaluated (${result.errorMessage ?? result.errorCode}): it counts as off until the file is fixed`);
     }
     return result;
   }
@@ -189,6 +206,41 @@ function parseOrSayWhere(text: string): unknown {
     const before = text.slice(0, low);
     throw new Error(`not JSON from line ${before.split('\n').length}, column ${low - before.lastIndexOf('\n')} on`);
   }
+}
+
+/**
+ * Throws when a targeting rule of the flag file `parsed` could block the process: an operator that
+ * loops, or a rule nested deeper than MAX_DEPTH or larger than MAX_NODES, once flagd has put each
+ * shared rule of `$evaluators` in place of its `$ref`, as it does (and refused before it is done
+ * when that would make the rules larger than a flag file may be).
+ */
+function costly(parsed: { flags?: Record<string, unknown>; $evaluators?: unknown }): void {
+  let flags = parsed.flags ?? {};
+  const evaluators = parsed.$evaluators;
+  if (evaluators && typeof evaluators === 'object') {
+    // flagd's own replacement, text for text, sized before each step.
+    let text = JSON.stringify(parsed);
+    for (const [key, rule] of Object.entries(evaluators)) {
+      const [ref, by] = [`{"$ref":"${key}"}`, JSON.stringify(rule) ?? 'null'];
+      const count = text.split(ref).length - 1;
+      if (text.length + count * (by.length - ref.length) > MAX_BYTES) throw new Error(`its $evaluators, each $ref replaced, are over ${MAX_BYTES} bytes`);
+      text = text.replaceAll(ref, by);
+    }
+    flags = (JSON.parse(text) as typeof parsed).flags ?? {};
+  }
+  let nodes = 0;
+  const walk = (flag: string, node: unknown, depth: number): void => {
+    if (++nodes > MAX_NODES) throw new Error(`its targeting rules are over ${MAX_NODES} values, more than a flag file needs`);
+    if (depth > MAX_DEPTH) throw new Error(`the targeting of ${flag} is nested over ${MAX_DEPTH} deep, more than a flag file needs`);
+    if (node === null || typeof node !== 'object') return;
+    for (const [key, value] of Object.entries(node)) {
+      if (!Array.isArray(node) && LOOPS.has(key)) {
+        throw new Error(`the targeting of ${flag} uses "${key}", which loops over an array: map, filter, reduce, all, some and none are not taken`);
+      }
+      walk(flag, value, depth + 1);
+    }
+  };
+  for (const [key, flag] of Object.entries(flags)) walk(key, (flag as { targeting?: unknown } | null)?.targeting, 0);
 }
 
 const oneLine = (err: unknown): string => String((err as Error).message ?? err).split('\n')[0]!;

@@ -40,8 +40,25 @@ const MALFORMED = '{ "flags": { "tier-errors": ';
 // FLAGS_FILE may name any file: one that is not JSON must not be echoed, whatever it holds.
 const NOT_JSON = 'password=hunter2 not a flag file';
 // tier-errors on, through a targeting rule flagd parses but cannot evaluate: it counts as off, and says so.
-const RULE = { ...SHIPPED.flags['tier-errors'], defaultVariant: 'on', targeting: { if: [true, 'gone', 'on'] } };
-const UNEVALUABLE = JSON.stringify({ flags: { ...SHIPPED.flags, 'tier-errors': RULE } });
+// The variant's name and a flag's key hold control characters: flagd's messages quote them, escaped when printed.
+const RULE = { ...SHIPPED.flags['tier-errors'], defaultVariant: 'on', targeting: { if: [true, 'gone\u001b[2J\u0085', 'on'] } };
+const ODD = { state: 'ENABLED', variants: { on: true, off: false }, defaultVariant: 'off', targeting: { nope: [1] } };
+const UNEVALUABLE = JSON.stringify({ flags: { ...SHIPPED.flags, 'tier-errors': RULE, 'odd\u0007\u007f': ODD } });
+// tier-errors on only for a rule that loops: reduce over map over reduce, a few lines that can run for minutes
+// with larger arrays (small ones here, so that a stage that took it would not stall the test).
+const fifty = Array.from({ length: 50 }, (_, n) => n);
+const sum = (over: unknown) => ({ reduce: [over, { '+': [{ var: 'current' }, { var: 'accumulator' }] }, 0] });
+const LOOPING = JSON.stringify({
+  flags: { ...SHIPPED.flags, 'tier-errors': { ...RULE, targeting: { if: [{ '>': [sum({ map: [fifty, sum(fifty)] }), 0] }, 'on', 'off'] } } },
+});
+// Shared rules ($evaluators) that name each other twice, twenty deep: a million copies once flagd puts each in place of its $ref.
+const twice = (n: number) => ({ or: [{ $ref: `e${n + 1}` }, { $ref: `e${n + 1}` }] });
+const evaluators = Object.fromEntries(Array.from({ length: 21 }, (_, n) => [`e${n}`, n === 20 ? true : twice(n)]));
+const SHARED = { ...RULE, targeting: { if: [{ $ref: 'e0' }, 'on', 'off'] } };
+// A rule nested forty deep, with no loop: deeper than any rule needs.
+const deep = (n: number): unknown => (n === 0 ? true : { '!': [{ '!': [deep(n - 1)] }] });
+const DEEP = JSON.stringify({ flags: { ...SHIPPED.flags, 'tier-errors': { ...RULE, targeting: { if: [deep(20), 'on', 'off'] } } } });
+const EXPANDING = JSON.stringify({ $evaluators: evaluators, flags: { ...SHIPPED.flags, 'tier-errors': SHARED } });
 const NOT_BOOLEAN = JSON.stringify({ flags: { 'tier-errors': { state: 'ENABLED', variants: { on: 'yes', off: 'no' }, defaultVariant: 'on' } } });
 const now = (): bigint => BigInt(Date.now()) * 1_000_000n;
 const service = (x: { resource: Record<string, unknown> }): string => String(x.resource['service.name']);
@@ -65,6 +82,7 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   let switchedInMs = Number.NaN;
   let afterMalformed: { statuses: number[]; lines: string[] } = { statuses: [], lines: [] };
   const afterUnusable: number[] = [];
+  const refusedLines: string[] = [];
   let notJsonLines: string[] = [];
   let fifoStatus = 0;
   let floodLines = 0;
@@ -137,11 +155,20 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     const statuses = (await sequential(3, get(gold))).map((a) => a.status);
     afterMalformed = { statuses, lines: stage.output().slice(lines).split('\n').filter((l) => l.includes('flags:')) };
     // Valid JSON that is no good as flags: none at all, then a fault whose variant is not a boolean.
-    for (const [bad, why] of [['{"flags":{}}', 'it holds no flags'], [NOT_BOOLEAN, 'must be true or false']] as const) {
+    // Then rules that could block a service: one that loops, and shared rules that grow past any flag file.
+    const unusable: Array<[string, string]> = [
+      ['{"flags":{}}', 'it holds no flags'],
+      [NOT_BOOLEAN, 'must be true or false'],
+      [LOOPING, 'loops over an array'],
+      [EXPANDING, 'bytes'],
+      [DEEP, 'deep'],
+    ];
+    for (const [bad, why] of unusable) {
       const before = stage.output().length;
       writeFileSync(FLAGS_FILE, bad);
       await until(() => stage.output().slice(before).split('\n').filter((l) => l.includes(why)).length, (n) => n === 3, `services that refused: ${why}`);
       afterUnusable.push(...(await sequential(2, get(gold))).map((a) => a.status));
+      refusedLines.push(...stage.output().slice(before).split('\n').filter((l) => l.includes(why)));
     }
 
     // A file that is not JSON at all: said by where it breaks, never by what it holds.
@@ -230,9 +257,20 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   it('a malformed flag file: one clear line from each service, the last good flags kept, still serving', () => {
     expect(afterMalformed.statuses).toEqual([500, 500, 500]);
     // No flags, or a fault that is not on or off: refused too, tier-errors still on.
-    expect(afterUnusable).toEqual([500, 500, 500, 500]);
+    expect(afterUnusable).toEqual(Array(10).fill(500));
     const line = `flags: ${FLAGS_FILE} is not a valid flag file (the JSON ends before it is complete): keeping the last good flags until it is fixed`;
     expect(afterMalformed.lines.sort()).toEqual(['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line}`));
+  });
+
+  it('a rule that loops over arrays, one nested too deep, or shared rules that grow past a flag file: refused in one line, before flagd compiles them', () => {
+    const why = [
+      'the targeting of tier-errors uses "reduce", which loops over an array: map, filter, reduce, all, some and none are not taken',
+      'its $evaluators, each $ref replaced, are over 1000000 bytes',
+      'the targeting of tier-errors is nested over 32 deep, more than a flag file needs',
+    ];
+    const line = (w: string) => `flags: ${FLAGS_FILE} is not a valid flag file (${w}): keeping the last good flags until it is fixed`;
+    const lines = why.flatMap((w) => ['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line(w)}`));
+    expect(refusedLines.filter((l) => /loops|\$evaluators|deep/.test(l)).sort()).toEqual(lines.sort());
   });
 
   it('a file that is not JSON: the line says where it breaks, and nothing of what it holds', () => {
@@ -251,9 +289,13 @@ describe('step-22: faults switched on and off while it runs, each found in its s
 
   it('a targeting rule that cannot be evaluated: the fault counts as off, and greeter says so on stderr, once', () => {
     expect(unevaluable.statuses).toEqual([200, 200, 200]);
-    const why = "Variant 'gone' not found in flag with key 'tier-errors'";
+    const why = "Variant 'gone\\u001b[2J\\u0085' not found in flag with key 'tier-errors'";
     const line = `[greeter] flags: tier-errors in ${FLAGS_FILE} cannot be evaluated (${why}): it counts as off until the file is fixed`;
     expect(unevaluable.lines).toEqual([line]);
+    // flagd's own warning, for the rule it cannot compile, names the flag's key: its controls escaped too, and none reach the console.
+    const odd = ['gateway', 'greeter', 'words'].map((name) => `[${name}] flags: Invalid targeting configuration for flag 'odd\\u0007\\u007f'`);
+    expect(stage.output().split('\n').filter((l) => l.includes('Invalid targeting'))).toEqual(expect.arrayContaining(odd));
+    expect(stage.output()).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
   });
 
   it('slow-words: about three in ten /word spans of words take 1.5 s, the others not', () => {
