@@ -62,6 +62,8 @@ function readRunning(file: string): { running: Scenario[]; startedMs: number } {
     return { running: [], startedMs: 0 };
   }
   try {
+    // The file's mtime is when `start` wrote it: on the learner's own machine they can set it back,
+    // which the chapter says (the check teaches, it does not examine).
     return { running: runningIn(text), startedMs: statSync(file).mtimeMs };
   } catch {
     return refuse(`${file} is not a valid flag file: pnpm incident stop writes a good one`, 1);
