@@ -81,6 +81,11 @@ const SECRET = new RegExp(
   'i',
 );
 
+/** As the servers read a name: the part after a `;`, without control characters or `[...]` (token[]). */
+function isSecret(name: string): boolean {
+  return SECRET.test((name.split(';').pop() ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').replace(/\[.*$/s, ''));
+}
+
 /**
  * url.full without the secrets: each secret query value masked, and the fragment dropped. A
  * fragment never reaches a server, and it is where OAuth's implicit flow puts its tokens
@@ -91,7 +96,7 @@ function withoutQuerySecrets(span: Span | object): void {
   const full = s.attributes?.[ATTR_URL_FULL];
   if (typeof full !== 'string' || !URL.canParse(full)) return;
   const url = new URL(full);
-  for (const name of [...url.searchParams.keys()]) if (SECRET.test(name)) url.searchParams.set(name, 'REDACTED');
+  for (const name of [...url.searchParams.keys()]) if (isSecret(name)) url.searchParams.set(name, 'REDACTED');
   url.hash = '';
   s.setAttribute(ATTR_URL_FULL, url.href);
 }
