@@ -175,7 +175,13 @@ export const SCENARIOS: Scenario[] = [
       if (!server || serviceOf(trace, server) !== 'step-22-gateway') return `${span.operationName} is not part of a request the gateway served`;
       const answered = new Set(trace.spans.filter((s) => isServer(s) && serviceOf(trace, s) === 'step-22-greeter').map(parentOf));
       const calls = under(trace, server).filter(
-        (s) => serviceOf(trace, s) === 'step-22-gateway' && tag(s, 'span.kind') === 'client' && s.startTime / 1000 >= sinceMs && answered.has(s.spanID),
+        // serverOf: the call's own request is this one, not a request nested below it by hand.
+        (s) =>
+          serviceOf(trace, s) === 'step-22-gateway' &&
+          tag(s, 'span.kind') === 'client' &&
+          serverOf(trace, s) === server &&
+          s.startTime / 1000 >= sinceMs &&
+          answered.has(s.spanID),
       ).length;
       return calls > 1 ? undefined : `its request calls greeter ${calls === 1 ? 'once' : `${calls} times`}, as every request does`;
     },

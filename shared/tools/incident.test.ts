@@ -255,6 +255,9 @@ describe('the evidence, a span of a trace in Jaeger and its log records', () => 
     expect(judge('retry-storm', trace(...request('a', 1), ...forged), 'a').line).toMatch(refused);
     // A second request to the gateway, sent by hand into the same trace: its calls are not the given span's.
     expect(judge('retry-storm', trace(...request('a', 1), ...request('b', 6)), 'a').line).toMatch(refused);
+    // ... nor one sent by hand below the given request's own span: its calls are its own request's.
+    const nested = request('b', 6).map((s) => (s.spanID === 'b' ? { ...s, references: [{ refType: 'CHILD_OF', spanID: 'a' }] } : s));
+    expect(judge('retry-storm', trace(...request('a', 1), ...nested), 'a').line).toMatch(refused);
     // Calls made before the incident started do not count.
     const before = request('o', 6, -60).map((s) => (s.spanID === 'o' ? { ...s, startTime: at(5) } : s));
     expect(judge('retry-storm', trace(...before), 'o').line).toMatch(refused);

@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, matchesGlob } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { listStages, REPO_ROOT } from '../repo.ts';
 
@@ -95,5 +95,28 @@ describe('pnpm stack:up without Docker Compose', () => {
     expect(run.status).toBe(1);
     expect(String(run.stderr)).toMatch(/the Compose v2 plugin is missing[\s\S]*pnpm stack:native/);
     expect(String(run.stderr)).not.toContain('unknown shorthand flag');
+  });
+});
+
+describe('pnpm test, pnpm test:stages and pnpm test:e2e', () => {
+  it('run every test file in the repository, each in exactly one tier', async () => {
+    const quickAndStages = (await import('../../vitest.config.ts')).default;
+    const e2e = (await import('../../vitest.e2e.config.ts')).default;
+    // A project's own exclude, else its config's, else vitest's default (node_modules).
+    const tiers = [quickAndStages, e2e].flatMap((config) =>
+      (config.test?.projects ?? []).map((project) => {
+        const test = (project as { test: { name: string; include: string[]; exclude?: string[] } }).test;
+        return { ...test, exclude: test.exclude ?? config.test?.exclude ?? ['**/node_modules/**'] };
+      }),
+    );
+    expect(tiers.map((t) => t.name)).toEqual(['quick', 'stages', 'shared-stack', 'own-stack']);
+    const files = spawnSync('git', ['ls-files', '--cached', '--others', '--exclude-standard'], { cwd: REPO_ROOT, encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter((f) => /\.(test|spec)\.[cm]?[jt]sx?$/.test(f));
+    expect(files.length).toBeGreaterThan(30);
+    const tiersOf = (file: string): string[] =>
+      tiers.filter((t) => t.include.some((g) => matchesGlob(file, g)) && !t.exclude.some((g) => matchesGlob(file, g))).map((t) => t.name);
+    const notOnce = files.map((file) => [file, tiersOf(file)] as const).filter(([, names]) => names.length !== 1);
+    expect(notOnce, 'test files in no tier, or in two').toEqual([]);
   });
 });
