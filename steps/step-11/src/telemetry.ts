@@ -35,6 +35,9 @@ const SECRET_QUERY_PARAMS = new Set(
     .concat(['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'auth'])
     .concat(['access-token', 'private_token', 'jwt', 'session', 'sessionid', 'client_secret', 'pwd', 'x-api-key', 'api-key', 'credentials', 'authorization']),
 );
+// And every name with one of these in it (auth_token, session_id, private_key...): no list of
+// whole names is ever complete.
+const SECRET_QUERY_WORDS = /token|secret|passw|credential|session|signature|private.?key|access.?key|api.?key/;
 
 /**
  * url.query for a request URL, with the value of each secret parameter replaced by REDACTED. The
@@ -53,8 +56,10 @@ function maskedQuery(url: string | undefined): Record<string, string> {
  * token%00 (control characters dropped: a parser may stop at one) too, and the last part of a name
  * after ; or #, which a value can hide behind (?a;token=).
  */
-const secret = (name: string): boolean =>
-  SECRET_QUERY_PARAMS.has(name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').split(/[;#]/).pop()!.toLowerCase().replace(/\[.*$/s, ''));
+const secret = (raw: string): boolean => {
+  const name = raw.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').split(/[;#]/).pop()!.toLowerCase().replace(/\[.*$/s, '');
+  return SECRET_QUERY_PARAMS.has(name) || SECRET_QUERY_WORDS.test(name);
+};
 
 /** A value with the parameters it holds masked: after ; (a separator to some servers) or a # sent raw, ?a=1;token=. */
 const maskedWithin = (value: string): string =>

@@ -82,6 +82,10 @@ const SECRET_PARAMS = new Set(
     .concat(['token', 'access_token', 'refresh_token', 'id_token', 'password', 'passwd', 'secret', 'api_key', 'apikey', 'key', 'code', 'auth'])
     .concat(['access-token', 'private_token', 'jwt', 'session', 'sessionid', 'client_secret', 'pwd', 'x-api-key', 'api-key', 'credentials', 'authorization']),
 );
+// And every name with one of these in it (auth_token, session_id, private_key...): no list of
+// whole names is ever complete.
+const SECRET_WORDS = /token|secret|passw|credential|session|signature|private.?key|access.?key|api.?key/;
+const isSecret = (name: string): boolean => SECRET_PARAMS.has(name) || SECRET_WORDS.test(name);
 
 // A query parameter anywhere in a JSON log line: after ?, &, ; (which some servers split on too)
 // or a # a client sent raw, a name, =, and a value that runs to the next of those, a space or the
@@ -90,7 +94,7 @@ const QUERY_PARAM = /([?&;#])((?:\\.|[^=&;#?\s"\\])+)=(?:\\.|[^&;#\s"\\])*/g;
 
 /** The log line with the value of every secret query parameter replaced by REDACTED. */
 function withoutSecrets(line: string): string {
-  return line.replace(QUERY_PARAM, (param, separator: string, name: string) => (SECRET_PARAMS.has(nameOf(name)) ? `${separator}${name}=REDACTED` : param));
+  return line.replace(QUERY_PARAM, (param, separator: string, name: string) => (isSecret(nameOf(name)) ? `${separator}${name}=REDACTED` : param));
 }
 
 /** `line` with DEL and each C1 control character written as a JSON \u escape: the same string, once the line is parsed. */
@@ -109,5 +113,7 @@ function nameOf(raw: string): string {
   } catch {
     // not a valid JSON escape: read it as it is
   }
-  return ([...new URLSearchParams(`${name}=`).keys()][0] ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').toLowerCase().replace(/\[.*$/s, '');
+  const decoded = ([...new URLSearchParams(`${name}=`).keys()][0] ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '');
+  // An encoded ; (a%3Btoken) is a ; once decoded: the name is what follows it, as the spans read it.
+  return decoded.split(/[;#]/).pop()!.toLowerCase().replace(/\[.*$/s, '');
 }

@@ -81,9 +81,10 @@ const SECRET = new RegExp(
   'i',
 );
 
-/** As the servers read a name: the part after a `;`, without control characters or `[...]` (token[]). */
+/** As the servers read a name: the part after a `;`, without control characters or `[...]` (token[]); a secret by name or by a word in it. */
 function isSecret(name: string): boolean {
-  return SECRET.test((name.split(';').pop() ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').replace(/\[.*$/s, ''));
+  const bare = (name.split(';').pop() ?? '').replace(/[\u0000-\u001f\u007f-\u009f]/g, '').replace(/\[.*$/s, '');
+  return SECRET.test(bare) || /token|secret|passw|credential|session|signature|private.?key|access.?key|api.?key/i.test(bare);
 }
 
 /**
