@@ -75,7 +75,11 @@ export function describeLogSecrets(
       ['more of them, on a route that does not exist', request(`GET /no-such?x-api-key=SECRET-25&api-key=SECRET-26&access-token=SECRET-27&${MORE}`), 404],
       ['a name with a control character after it (token%00), and one behind a ;', request('GET /?token%00=SECRET-31&lang=en;pwd%00=SECRET-32'), 200],
       ['a name with a control character after it, on a route that does not exist', request('GET /no-such?password%00=SECRET-33'), 404],
-      ['names with a secret word in them, and an encoded ; before a name of the list', request('GET /?auth_token=SECRET-34&Session_Token=SECRET-35&private_key=SECRET-36&a%3Bpwd=SECRET-37'), 200],
+      [
+        'names with a secret word in them, and an encoded ; before a name of the list',
+        request('GET /?auth_token=SECRET-34&Session_Token=SECRET-35&private_key=SECRET-36&a%3Bpwd=SECRET-37'),
+        200,
+      ],
       ['more of them, on a route that does not exist', request('GET /no-such?api_token=SECRET-38&x-access-key=SECRET-39&%3Bjwt=SECRET-40'), 404],
       ['a route that exists, after all of them', request('GET /'), 200],
     ];
