@@ -5,7 +5,7 @@
 // (offlineFlagSourcePath), but it polls the file every 5 s; the provider below polls every 100 ms,
 // so that a change takes effect well within a second, and keeps the last good flags when a change
 // is not a valid flag file.
-import { copyFileSync, existsSync, linkSync, readFileSync, rmSync, statSync, unwatchFile, watchFile } from 'node:fs';
+import { closeSync, constants, copyFileSync, existsSync, fstatSync, linkSync, openSync, readSync, rmSync, unwatchFile, watchFile } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { format } from 'node:util';
@@ -105,14 +105,24 @@ class FlagFileProvider implements Provider {
   private load(again = false): void {
     let text: string;
     try {
-      // A flag file is a few kilobytes: a huge one would stall every service while it is parsed.
-      const stat = statSync(this.file);
-      // Only a file: a FIFO would block every service's event loop on the read, and a device
-      // (/dev/zero) says size 0 and never ends.
-      if (!stat.isFile()) return this.refuse('is not a regular file', '(not a file)');
-      const { size } = stat;
-      if (size > MAX_BYTES) return this.refuse(`is ${size} bytes, more than a flag file needs (${MAX_BYTES} at most)`, `(size ${size})`);
-      text = readFileSync(this.file, 'utf8');
+      // Opened once, then checked and read through the same descriptor: a file renamed over it in
+      // between (a huge one) is not the one read. O_NONBLOCK: opening a FIFO would wait for a writer.
+      const fd = openSync(this.file, constants.O_RDONLY | constants.O_NONBLOCK);
+      try {
+        // A flag file is a few kilobytes: a huge one would stall every service while it is parsed.
+        const stat = fstatSync(fd);
+        // Only a file: a FIFO would block every service's event loop on the read, and a device
+        // (/dev/zero) says size 0 and never ends.
+        if (!stat.isFile()) return this.refuse('is not a regular file', '(not a file)');
+        // At most one byte more than allowed is read: a file that grows while it is read is refused too.
+        const bytes = Buffer.alloc(MAX_BYTES + 1);
+        let size = 0;
+        for (let n = 1; n > 0 && size < bytes.length; size += n) n = readSync(fd, bytes, size, bytes.length - size, null);
+        if (size > MAX_BYTES) return this.refuse(`is more than ${MAX_BYTES} bytes, more than a flag file needs`, `(size over ${MAX_BYTES})`);
+        text = bytes.toString('utf8', 0, size);
+      } finally {
+        closeSync(fd);
+      }
     } catch (err) {
       return this.refuse(`cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, `(unreadable: ${String(err)})`);
     }

@@ -59,6 +59,8 @@ const SHARED = { ...RULE, targeting: { if: [{ $ref: 'e0' }, 'on', 'off'] } };
 const deep = (n: number): unknown => (n === 0 ? true : { '!': [{ '!': [deep(n - 1)] }] });
 const DEEP = JSON.stringify({ flags: { ...SHIPPED.flags, 'tier-errors': { ...RULE, targeting: { if: [deep(20), 'on', 'off'] } } } });
 const EXPANDING = JSON.stringify({ $evaluators: evaluators, flags: { ...SHIPPED.flags, 'tier-errors': SHARED } });
+// A good flag file padded past the 1 MB a flag file may be, with tier-errors switched off.
+const HUGE = `${JSON.stringify(SHIPPED)}${' '.repeat(1_000_001)}`;
 const NOT_BOOLEAN = JSON.stringify({ flags: { 'tier-errors': { state: 'ENABLED', variants: { on: 'yes', off: 'no' }, defaultVariant: 'on' } } });
 const now = (): bigint => BigInt(Date.now()) * 1_000_000n;
 const service = (x: { resource: Record<string, unknown> }): string => String(x.resource['service.name']);
@@ -162,6 +164,7 @@ describe('step-22: faults switched on and off while it runs, each found in its s
       [LOOPING, 'loops over an array'],
       [EXPANDING, 'bytes'],
       [DEEP, 'deep'],
+      [HUGE, 'is more than 1000000 bytes'],
     ];
     for (const [bad, why] of unusable) {
       const before = stage.output().length;
@@ -257,7 +260,7 @@ describe('step-22: faults switched on and off while it runs, each found in its s
   it('a malformed flag file: one clear line from each service, the last good flags kept, still serving', () => {
     expect(afterMalformed.statuses).toEqual([500, 500, 500]);
     // No flags, or a fault that is not on or off: refused too, tier-errors still on.
-    expect(afterUnusable).toEqual(Array(10).fill(500));
+    expect(afterUnusable).toEqual(Array(12).fill(500));
     const line = `flags: ${FLAGS_FILE} is not a valid flag file (the JSON ends before it is complete): keeping the last good flags until it is fixed`;
     expect(afterMalformed.lines.sort()).toEqual(['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line}`));
   });
@@ -271,6 +274,11 @@ describe('step-22: faults switched on and off while it runs, each found in its s
     const line = (w: string) => `flags: ${FLAGS_FILE} is not a valid flag file (${w}): keeping the last good flags until it is fixed`;
     const lines = why.flatMap((w) => ['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line(w)}`));
     expect(refusedLines.filter((l) => /loops|\$evaluators|deep/.test(l)).sort()).toEqual(lines.sort());
+  });
+
+  it('a file over 1 MB: refused in one line, read no further than a byte past the limit, still serving', () => {
+    const line = `flags: ${FLAGS_FILE} is more than 1000000 bytes, more than a flag file needs: keeping the last good flags until it is fixed`;
+    expect(refusedLines.filter((l) => l.includes('1000000 bytes, more')).sort()).toEqual(['gateway', 'greeter', 'words'].map((name) => `[${name}] ${line}`));
   });
 
   it('a file that is not JSON: the line says where it breaks, and nothing of what it holds', () => {
