@@ -5,11 +5,13 @@ import { arrived, named, spansOfRequest, SpanKind, type Lesson, type ReceivedSpa
 const TELEMETRY = 'src/telemetry.ts, "What changed since step 8": the instrumentations';
 // A token's value, sent in the query: masked in url.query, it arrives nowhere.
 const SECRET = 'tok-CHECK-11';
+// Secrets after another parameter, a password too, in capitals: a mask of the query's start alone, or of token alone, misses them.
+const MIDDLE = `/?lang=en&TOKEN=${SECRET}&PassWord=${SECRET}&a=1`;
 const server = (run: StageRun, index: number): ReceivedSpan | undefined => spansOfRequest(run, index).find((s) => s.kind === SpanKind.SERVER);
 
 export const lesson: Lesson = {
   stage: 'step-11',
-  run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/nope', '/healthz', `/?token=${SECRET}&lang=en`, `/?Token=${SECRET}&lang=en`] },
+  run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/nope', '/healthz', `/?token=${SECRET}&lang=en`, `/?Token=${SECRET}&lang=en`, MIDDLE] },
   setup: `${TELEMETRY} and the provider, exporter and flush kept from step 8`,
   promises: [
     {
@@ -79,14 +81,16 @@ export const lesson: Lesson = {
     {
       says:
         'a token in the query is masked in `url.query`, in any capitals (`?token=abc&lang=en` is `token=REDACTED&lang=en`, `?Token=` too), ' +
-        'and arrives nowhere else',
+        'wherever it is in the query, and so is a password; and it arrives nowhere else',
       look: `${TELEMETRY}: maskedQuery, from startIncomingSpanHook, and the requestHook that keeps url.path a path`,
       check: (run) => {
-        const [lower, upper] = [server(run, 4), server(run, 5)];
-        if (!lower || !upper) return `no server span for GET /?${lower ? 'Token' : 'token'}=...; ${arrived(run)}`;
+        const [lower, upper, middle] = [server(run, 4), server(run, 5), server(run, 6)];
+        if (!lower || !upper || !middle) return `no server span for GET ${!lower ? '/?token=' : !upper ? '/?Token=' : MIDDLE}...; ${arrived(run)}`;
         const [low, up] = [lower, upper].map((span) => span.attributes['url.query']);
         if (low !== 'token=REDACTED&lang=en') return `for GET /?token=${SECRET}&lang=en, url.query is ${low}`;
         if (up !== 'Token=REDACTED&lang=en') return `for GET /?Token=${SECRET}&lang=en, url.query is ${up}: names compared as written, not in any capitals`;
+        const mid = middle.attributes['url.query'];
+        if (mid !== 'lang=en&TOKEN=REDACTED&PassWord=REDACTED&a=1') return `for GET ${MIDDLE}, url.query is ${mid}: every secret's value, wherever it is in the query`;
         const where = run.receiver.spans.flatMap((span) =>
           Object.entries(span.attributes).flatMap(([key, value]) => (JSON.stringify(value).includes(SECRET) ? [`${span.name}'s ${key}`] : [])),
         );
