@@ -208,13 +208,16 @@ describe('code that contradicts its chapter fails, with the ✗ line and the fil
 
   it('11: a mask of the query\'s first parameter only, for token and Token alone: the secrets further on keep their values, one ✗', async () => {
     const exercise = solved(fresh('11', 'contradicts-11-start'));
-    const first = "startIncomingSpanHook: (request) => ({ 'url.query': (request.url ?? '').split('?')[1]?.replace(/^([tT]oken)=[^&]*/, '$1=REDACTED') ?? '' }),";
+    const first =
+      "startIncomingSpanHook: (request) => ({ 'url.query': (request.url ?? '').split('?')[1]?.replace(/^([tT]oken)=[^&]*/, '$1=REDACTED') ?? '' }),";
     edit(exercise, join('src', 'telemetry.ts'), (t) => t.replace('startIncomingSpanHook: (request) => maskedQuery(request.url),', first));
     const checked = await checkExercise(exercise);
     const text = report(exercise, checked);
     expect(checked.broken, text).toBe(1);
     expect(broken(text, 'a token in the query is masked in `url.query`, in any capitals'), text).toEqual({
-      arrived: expect.stringMatching(/^for GET \/\?lang=en&TOKEN=tok-CHECK-11&PassWord=tok-CHECK-11&a=1, url\.query is lang=en&TOKEN=tok-CHECK-11.*: every secret's value/),
+      arrived: expect.stringMatching(
+        /^for GET \/\?lang=en&TOKEN=tok-CHECK-11&PassWord=tok-CHECK-11&a=1, url\.query is lang=en&TOKEN=tok-CHECK-11.*: every secret's value/,
+      ),
       look: expect.stringMatching(/^src\/telemetry\.ts.*maskedQuery/),
     });
   });
