@@ -11,7 +11,10 @@ const server = (run: StageRun, index: number): ReceivedSpan | undefined => spans
 
 export const lesson: Lesson = {
   stage: 'step-11',
-  run: { env: { OTEL_BSP_SCHEDULE_DELAY: '60000' }, requests: ['/', '/error', '/nope', '/healthz', `/?token=${SECRET}&lang=en`, `/?Token=${SECRET}&lang=en`, MIDDLE] },
+  run: {
+    env: { OTEL_BSP_SCHEDULE_DELAY: '60000' },
+    requests: ['/', '/error', '/nope', '/healthz', `/?token=${SECRET}&lang=en`, `/?Token=${SECRET}&lang=en`, MIDDLE],
+  },
   setup: `${TELEMETRY} and the provider, exporter and flush kept from step 8`,
   promises: [
     {
@@ -90,7 +93,9 @@ export const lesson: Lesson = {
         if (low !== 'token=REDACTED&lang=en') return `for GET /?token=${SECRET}&lang=en, url.query is ${low}`;
         if (up !== 'Token=REDACTED&lang=en') return `for GET /?Token=${SECRET}&lang=en, url.query is ${up}: names compared as written, not in any capitals`;
         const mid = middle.attributes['url.query'];
-        if (mid !== 'lang=en&TOKEN=REDACTED&PassWord=REDACTED&a=1') return `for GET ${MIDDLE}, url.query is ${mid}: every secret's value, wherever it is in the query`;
+        if (mid !== 'lang=en&TOKEN=REDACTED&PassWord=REDACTED&a=1') {
+          return `for GET ${MIDDLE}, url.query is ${mid}: every secret's value, wherever it is in the query`;
+        }
         const where = run.receiver.spans.flatMap((span) =>
           Object.entries(span.attributes).flatMap(([key, value]) => (JSON.stringify(value).includes(SECRET) ? [`${span.name}'s ${key}`] : [])),
         );
