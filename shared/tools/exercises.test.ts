@@ -69,6 +69,10 @@ function setUp(processor: string, flush: string): string {
   ].join('\n');
 }
 
+// The batch's delay read from the variable in a line, as a learner without environment.ts may: SDK 3 reads none itself.
+const FROM_THE_VARIABLE = 'scheduledDelayMillis: Number(process.env.OTEL_BSP_SCHEDULE_DELAY ?? 5000)';
+const FLUSH_ON_EXIT = "process.once('beforeExit', () => void provider.shutdown());";
+
 /** The learner's step 8, its start script without environment.ts. */
 function learnersOwn(label: string, telemetry: string): Exercise {
   const exercise = solved(fresh('08', label));
@@ -137,7 +141,7 @@ describe('a correct solution written differently passes', { concurrent: true }, 
     // The SDK set up in a few lines, as a learner might: no OTEL_* checks, no loss warnings.
     const exercise = learnersOwn(
       'different',
-      setUp('new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })', "process.once('beforeExit', () => void provider.shutdown());"),
+      setUp(`new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), ${FROM_THE_VARIABLE} })`, FLUSH_ON_EXIT),
     );
     edit(exercise, join('src', 'app.ts'), (app) =>
       app
@@ -271,17 +275,26 @@ describe('code that contradicts its chapter fails, with the ✗ line and the fil
     expect(text).toContain('  ✓ no span is lost on Ctrl+C');
   });
 
+  it("08: the SDK's own batch delay, 5 s (OTEL_BSP_SCHEDULE_DELAY unread): the spans leave before Ctrl+C, one ✗", async () => {
+    const exercise = learnersOwn('sdk-default', setUp('new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })', FLUSH_ON_EXIT));
+    const checked = await checkExercise(exercise);
+    const text = report(exercise, checked);
+    expect(checked.broken, text).toBe(1);
+    const arrived = broken(text, 'the spans leave in batches')?.arrived;
+    expect(arrived, text).toMatch(/^hello and fail were sent before Ctrl\+C, .*not come from the variable \(the SDK's own is 5 s\)$/);
+  });
+
   it("08: a batch every 500 ms, written down: the spans leave before Ctrl+C, OTEL_BSP_SCHEDULE_DELAY unread, one ✗", async () => {
     const batch = 'new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), scheduledDelayMillis: 500 })';
     const exercise = learnersOwn('written-down', setUp(batch, "process.once('beforeExit', () => void provider.shutdown());"));
     const checked = await checkExercise(exercise);
     const text = report(exercise, checked);
     expect(checked.broken, text).toBe(1);
-    expect(broken(text, 'the spans leave in batches')?.arrived, text).toMatch(/^hello and fail were sent before Ctrl\+C, .*not come from the variable$/);
+    expect(broken(text, 'the spans leave in batches')?.arrived, text).toMatch(/^hello and fail were sent before Ctrl\+C, .*not come from the variable/);
   });
 
   it('no flush on exit: nothing arrives, and every ✗ points at the set-up in src/telemetry.ts, none at src/app.ts', async () => {
-    const exercise = learnersOwn('no-flush', setUp('new BatchSpanProcessor({ exporter: new OTLPTraceExporter() })', ''));
+    const exercise = learnersOwn('no-flush', setUp(`new BatchSpanProcessor({ exporter: new OTLPTraceExporter(), ${FROM_THE_VARIABLE} })`, ''));
     const checked = await checkExercise(exercise);
     const text = report(exercise, checked);
     expect(checked.typeErrors).toEqual([]);
