@@ -81,10 +81,13 @@ export function describeLogSecrets(
         200,
       ],
       ['more of them, on a route that does not exist', request('GET /no-such?api_token=SECRET-38&x-access-key=SECRET-39&%3Bjwt=SECRET-40'), 404],
+      // Parameters in the path, after a ; (a matrix URI): no route has them, but the spans' url.path does.
+      ['a secret in the path, after a ;', request('GET /;token=SECRET-41'), 404],
+      ['a secret in the path of a route that does not exist, and after the route', request('GET /no-such;pwd=SECRET-42/more;jwt=SECRET-43'), 404],
       ['a route that exists, after all of them', request('GET /'), 200],
     ];
     // Two digits each, so that no secret's name is a part of another's (SECRET-1 of SECRET-10).
-    const secrets = Array.from({ length: 40 }, (_, i) => `SECRET-${String(i + 1).padStart(2, '0')}`);
+    const secrets = Array.from({ length: 43 }, (_, i) => `SECRET-${String(i + 1).padStart(2, '0')}`);
     // Requests that never end, each on a connection of its own, sent once the others are answered.
     // [what it is, the raw request, the first status it must get]
     const unfinished: Array<[string, string, number]> = [

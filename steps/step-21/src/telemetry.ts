@@ -56,10 +56,16 @@ const SECRET_QUERY_WORDS = /token|secret|passw|credential|session|signature|priv
  */
 function maskedQuery(url: string | undefined): Record<string, string> {
   const at = url?.indexOf('?') ?? -1;
-  if (at < 0 || at === url!.length - 1) return {};
+  // A path can carry parameters too, after a ; (/word;token=...): url.path masked as well, when it does.
+  const path = at < 0 ? (url ?? '') : url!.slice(0, at);
+  const masked: Record<string, string> = maskedPath(path) === path ? {} : { [ATTR_URL_PATH]: maskedPath(path) };
+  if (at < 0 || at === url!.length - 1) return masked;
   const params = [...new URLSearchParams(url!.slice(at + 1))].map(([name, value]): [string, string] => [name, secret(name) ? 'REDACTED' : maskedWithin(value)]);
-  return { [ATTR_URL_QUERY]: new URLSearchParams(params).toString() };
+  return { ...masked, [ATTR_URL_QUERY]: new URLSearchParams(params).toString() };
 }
+
+/** A request's path, the values of its secret ;name=value parameters masked. */
+const maskedPath = (path: string): string => maskedWithin(path);
 
 /**
  * Whether a parameter's name is a secret's: in any case, token[] (an array, as qs reads it) and
@@ -178,7 +184,7 @@ if (!env.disabled) {
         // every request (a tenth of this stage's CPU under load).
         ignorePaths: ({ url }) => untraced(url),
         // It records the raw request URL, query string and all, as url.path: keep the path only.
-        requestHook: (span, request) => span.setAttribute(ATTR_URL_PATH, request.url.split('?')[0]!),
+        requestHook: (span, request) => span.setAttribute(ATTR_URL_PATH, maskedPath(request.url.split('?')[0]!)),
       }),
       // Node's fetch is undici: a CLIENT span per outgoing request, named after its method, and the
       // traceparent and baggage headers added to it, so the next service continues the trace.
