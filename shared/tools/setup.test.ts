@@ -4,7 +4,9 @@ import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, matchesGlob } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import type { ViteUserConfig as UserConfig } from 'vitest/config';
 import { listStages, REPO_ROOT } from '../repo.ts';
 
 const read = (path: string): string => readFileSync(join(REPO_ROOT, path), 'utf8');
@@ -100,8 +102,9 @@ describe('pnpm stack:up without Docker Compose', () => {
 
 describe('pnpm test, pnpm test:stages and pnpm test:e2e', () => {
   it('run every test file in the repository, each in exactly one tier', async () => {
-    const quickAndStages = (await import('../../vitest.config.ts')).default;
-    const e2e = (await import('../../vitest.e2e.config.ts')).default;
+    // The root's configs, read as data (as package.json is): shared/ imports no module outside it.
+    const config = async (name: string): Promise<UserConfig> => ((await import(pathToFileURL(join(REPO_ROOT, name)).href)) as { default: UserConfig }).default;
+    const [quickAndStages, e2e] = await Promise.all([config('vitest.config.ts'), config('vitest.e2e.config.ts')]);
     // A project's own exclude, else its config's, else vitest's default (node_modules).
     const tiers = [quickAndStages, e2e].flatMap((config) =>
       (config.test?.projects ?? []).map((project) => {
