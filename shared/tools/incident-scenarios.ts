@@ -131,7 +131,7 @@ export const SCENARIOS: Scenario[] = [
     service: 'words',
     cause: 'blocked-event-loop',
     signal: 'metrics',
-    hint: 'the runtime metrics of each process: nodejs_eventloop_delay_max_seconds, by job',
+    hint: 'the runtime metrics of each process: nodejs_eventloop_delay_p90_seconds, by job (the max is noisier)',
     metric: {
       names: /^nodejs[._]eventloop[._]delay[._](?:max|p90|p99)(?:_seconds)?$/,
       // The longest stall of the last two minutes: 200 ms and more with the fault, tens of ms without.

@@ -28,15 +28,15 @@ describe('pnpm traces', () => {
     };
     expect(renderTrace(trace)).toEqual([
       'trace t1  2026-11-18 11:06:40 UTC  3 spans',
-      '  GET /error  [server]  2.5 ms  ERROR  (step-11-contrib)',
-      '      └── request  [internal]  2.5 ms  (step-11-contrib)',
-      '          └── handler - fail  [internal]  2.5 ms  ERROR  (step-11-contrib)',
+      '  GET /error  [server]  2.5 ms  ERROR  (step-11-contrib)  span r',
+      '      └── request  [internal]  2.5 ms  (step-11-contrib)  span c1',
+      '          └── handler - fail  [internal]  2.5 ms  ERROR  (step-11-contrib)  span c2',
     ]);
   });
 
   it('treats a span whose parent is not in the trace as a root', () => {
     const trace = { traceID: 't1', processes: { p1: { serviceName: 's' } }, spans: [span('a', 'orphan', 1_795_000_000_000_000, 'missing')] };
-    expect(renderTrace(trace).slice(1)).toEqual(['  orphan  [internal]  2.5 ms  (s)']);
+    expect(renderTrace(trace).slice(1)).toEqual(['  orphan  [internal]  2.5 ms  (s)  span a']);
   });
 });
 

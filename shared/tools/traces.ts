@@ -15,14 +15,15 @@ const HELP = `Usage: pnpm traces <service.name> [--errors] [--limit N] [--lookba
 
 Prints the latest traces of one service (10 unless --limit says otherwise; --errors keeps the
 failing ones) from Jaeger's query API (${URLS.jaeger}), newest first, each as a tree of spans
-with kind, duration and error flag. With --trace, prints that one trace and then its log records,
+with kind, duration, error flag, service and span id. With --trace, prints that one trace and then its log records,
 found by trace id in VictoriaLogs (${URLS.victorialogs}).`;
 
 function line(span: JaegerSpan, trace: JaegerTrace): string {
   const kind = String(tag(span, 'span.kind') ?? 'internal');
   const error = isErrorSpan(span) ? '  ERROR' : '';
   const service = serviceOf(trace, span);
-  return `${span.operationName}  [${kind}]  ${(span.duration / 1000).toFixed(1)} ms${error}  (${service})`;
+  // The span's id last: what `pnpm incident answer --span` takes as evidence.
+  return `${span.operationName}  [${kind}]  ${(span.duration / 1000).toFixed(1)} ms${error}  (${service})  span ${span.spanID}`;
 }
 
 export function renderTrace(trace: JaegerTrace): string[] {
